@@ -1,0 +1,110 @@
+"""What kind of answer a question asks for, and whether a sentence can supply it.
+
+Similarity alone cannot tell "How many people live in Tehran?" from a question the text
+answers: a sentence about Tehran is similar either way. A "how many" question needs a number,
+"when" a date, "who" a person or organisation, "where" a place; a sentence without one cannot
+be the answer, however similar it is.
+"""
+
+from __future__ import annotations
+
+import re
+from enum import Enum
+
+
+class AnswerType(Enum):
+    NUMBER = "number"
+    DATE = "date"
+    PERSON = "person"
+    PLACE = "place"
+
+
+_QUESTION_PATTERNS: list[tuple[AnswerType, re.Pattern[str]]] = [
+    (
+        AnswerType.NUMBER,
+        re.compile(
+            r"\b(how (many|much|long|old|far|large|big|often)|what (number|percentage|percent|"
+            r"share|proportion|amount|size)|what is the (population|number|total))\b",
+            re.I,
+        ),
+    ),
+    (
+        AnswerType.DATE,
+        re.compile(
+            r"\b(when|what (year|date|day|month|decade|century|time)|which (year|date|day|month|"
+            r"decade|century)|since when|until when|how long ago)\b",
+            re.I,
+        ),
+    ),
+    (AnswerType.PERSON, re.compile(r"^\W*(who|whom|whose)\b|\b(by whom|which person)\b", re.I)),
+    (
+        AnswerType.PLACE,
+        re.compile(
+            r"^\W*where\b|\b(in|from|to) (which|what) (country|city|place|"
+            r"region|state|town|nation)\b",
+            re.I,
+        ),
+    ),
+]
+
+_NUMBER_WORDS = (
+    r"one|two|three|four|five|six|seven|eight|nine|ten|eleven|twelve|thirteen|fourteen|fifteen|"
+    r"sixteen|seventeen|eighteen|nineteen|twenty|thirty|forty|fifty|sixty|seventy|eighty|ninety|"
+    r"hundred|hundreds|thousand|thousands|million|millions|billion|billions|dozen|dozens|half|"
+    r"double|twice|single|several|first|second|third|fourth|fifth|percent"
+)
+_NUMBER = re.compile(rf"\d|\b({_NUMBER_WORDS})\b", re.I)
+_MONTHS = (
+    r"January|February|March|April|May|June|July|August|September|October|November|December|"
+    r"Jan\.|Feb\.|Mar\.|Apr\.|Aug\.|Sept?\.|Oct\.|Nov\.|Dec\."
+)
+_DATE = re.compile(
+    rf"\b(1[0-9]{{3}}|20[0-9]{{2}})s?\b|\b({_MONTHS})\b|\b(Monday|Tuesday|Wednesday|Thursday|"
+    r"Friday|Saturday|Sunday|yesterday|today|tomorrow|century|centuries|decade|decades|ago|"
+    r"era|period|years?|months?|weeks?|days?|since|until|during|after|before|earlier|later)\b",
+    re.I,
+)
+_CAPITALISED = re.compile(r"\b[A-Z][\w’'-]*[a-z][\w’'-]*\b|\b[A-Z]{2,}\b")
+_PLACE_WORDS = re.compile(
+    r"\b(city|capital|country|region|province|state|town|village|border|territory|island|sea|"
+    r"gulf|river|coast|continent|abroad|home|soil|neighbo(u)?r(s|ing)?)\b",
+    re.I,
+)
+_PERSON_WORDS = re.compile(
+    r"\b(president|minister|leader|king|queen|prince|commander|chairman|secretary|ambassador|"
+    r"official|officials|government|administration|council|founder|author|journalist|"
+    r"commentator|spokesman|spokesperson|he|she|they|who)\b",
+    re.I,
+)
+
+
+def answer_type(question: str) -> AnswerType | None:
+    """The answer type a question demands, or None when any statement can answer it."""
+    for kind, pattern in _QUESTION_PATTERNS:
+        if pattern.search(question):
+            return kind
+    return None
+
+
+def _new_names(sentence: str, question: str) -> bool:
+    """True when the sentence names something (capitalised, not its first word) the question does not."""
+    asked = {w.lower() for w in _CAPITALISED.findall(question)}
+    for match in _CAPITALISED.finditer(sentence):
+        if match.start() == 0:
+            continue
+        if match.group(0).lower() not in asked:
+            return True
+    return False
+
+
+def can_answer(kind: AnswerType | None, sentence: str, question: str) -> bool:
+    """Whether `sentence` contains the kind of thing the question asks for."""
+    if kind is None:
+        return True
+    if kind is AnswerType.NUMBER:
+        return bool(_NUMBER.search(sentence))
+    if kind is AnswerType.DATE:
+        return bool(_DATE.search(sentence))
+    if kind is AnswerType.PERSON:
+        return _new_names(sentence, question) or bool(_PERSON_WORDS.search(sentence))
+    return _new_names(sentence, question) or bool(_PLACE_WORDS.search(sentence))

@@ -1,0 +1,268 @@
+"""Extractive answer composition: the best few sentences of the retrieved passages, each cited.
+
+Sentences are scored by embedding similarity to the question (their vectors are computed at
+index time) plus the share of the question's rare words they contain; a sentence that cannot
+supply the kind of answer asked for ("how many" needs a number) is not an answer. The best
+sentence is kept, with close runners-up that add something new, and with the sentence before
+it when it refers back ("They can use ..."). Every quote is a slice of the stored text.
+"""
+
+from __future__ import annotations
+
+import math
+import re
+import uuid
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from typing import Protocol
+
+import numpy as np
+
+from assistant.answer_types import answer_type, can_answer
+from assistant.lexical import content_terms
+from assistant.models import Answer, Citation, Passage
+from assistant.store import ChunkRow, SentenceRow, Snapshot
+
+ABSTAIN_TEXT = "The documents do not cover this question, so there is no answer to give."
+
+#: weights of the sentence score: embedding similarity vs. idf-weighted coverage of question terms
+SIMILARITY_WEIGHT = 0.6
+COVERAGE_WEIGHT = 0.4
+#: a runner-up sentence joins the answer when it scores at least this share of the best one
+RUNNER_UP_RATIO = 0.85
+#: two sentences this similar say the same thing; keep one
+DUPLICATE_SIMILARITY = 0.9
+MAX_ANSWER_WORDS = 90
+
+#: a sentence opening like this leans on the one before it ("They can use ...", "However, ...")
+_OPENS_WITH_REFERENCE = re.compile(
+    r"^\W*(this|that|these|those|it|its|he|she|they|them|his|her|their|such|the latter|"
+    r"the former|both|there|thus|therefore|hence|accordingly|as a result|in (this|that) "
+    r"(way|case|sense)|to (do )?(so|this|that)|for (this|that) reason|however|but|yet|"
+    r"instead|moreover|furthermore|in addition|also|again|then|still)\b",
+    re.I,
+)
+#: a demonstrative phrase anywhere ("believes this provision can ...") points back as well
+_DEMONSTRATIVE = re.compile(r"\b(this|these|such|the said|the same) [a-z]+", re.I)
+#: how many sentences back an answer may reach for the antecedent of a reference
+MAX_ANTECEDENTS = 2
+_WHITESPACE = re.compile(r"\s+")
+
+
+@dataclass(slots=True)
+class RetrievedChunk:
+    """A chunk from hybrid retrieval with its fused score."""
+
+    row: ChunkRow
+    score: float
+
+
+@dataclass(slots=True)
+class ComposeContext:
+    """Everything a composer may use: the question, its vector, the passages and the snapshot."""
+
+    question: str
+    query_text: str
+    query_vector: np.ndarray
+    chunks: list[RetrievedChunk]
+    snapshot: Snapshot
+    passages: list[Passage] = field(default_factory=list)
+
+
+class Composer(Protocol):
+    """Turns retrieved passages into an Answer whose citations slice the stored text exactly."""
+
+    name: str
+
+    def compose(self, context: ComposeContext, abstain_threshold: float) -> Answer: ...
+
+
+@dataclass(slots=True)
+class _Candidate:
+    row: SentenceRow
+    chunk_id: str
+    text: str
+    similarity: float
+    coverage: float
+    fits_type: bool
+
+    @property
+    def score(self) -> float:
+        return SIMILARITY_WEIGHT * self.similarity + COVERAGE_WEIGHT * self.coverage
+
+
+def _idf_weights(snapshot: Snapshot, terms: Sequence[str]) -> dict[str, float]:
+    total = max(snapshot.manifest.sentences, 1)
+    df = snapshot.document_frequencies(terms)
+    return {t: math.log(1.0 + total / (1.0 + df.get(t, 0))) for t in set(terms)}
+
+
+def _coverage(weights: dict[str, float], terms: set[str]) -> float:
+    mass = sum(weights.values())
+    if mass <= 0:
+        return 0.0
+    return sum(w for t, w in weights.items() if t in terms) / mass
+
+
+def collect_candidates(context: ComposeContext) -> list[_Candidate]:
+    """Every sentence of the retrieved chunks once, scored against the question."""
+    from assistant.store import chunk_key
+
+    question_terms = content_terms(context.query_text)
+    weights = _idf_weights(context.snapshot, question_terms)
+    kind = answer_type(context.question)
+    seen: set[tuple[str, int]] = set()
+    candidates: list[_Candidate] = []
+    for retrieved in context.chunks:
+        row = retrieved.row
+        for sentence in context.snapshot.sentences(row.doc_id, row.first_sentence, row.last_sentence):
+            key = (sentence.doc_id, sentence.ord)
+            if key in seen:
+                continue
+            seen.add(key)
+            sentence_text = row.text[sentence.start - row.start : sentence.end - row.start]
+            candidates.append(
+                _Candidate(
+                    row=sentence,
+                    chunk_id=chunk_key(row.doc_id, row.ord),
+                    text=sentence_text,
+                    similarity=float(sentence.embedding @ context.query_vector),
+                    coverage=_coverage(weights, set(content_terms(sentence_text))),
+                    fits_type=can_answer(kind, sentence_text, context.question),
+                )
+            )
+    return candidates
+
+
+def confidence(candidates: Sequence[_Candidate]) -> float:
+    """How well the best sentence that can answer the question matches it (0 when none can)."""
+    fitting = [c.score for c in candidates if c.fits_type]
+    return max(fitting, default=0.0)
+
+
+def _is_duplicate(candidate: _Candidate, chosen: Sequence[_Candidate]) -> bool:
+    for other in chosen:
+        if float(candidate.row.embedding @ other.row.embedding) >= DUPLICATE_SIMILARITY:
+            return True
+    return False
+
+
+def _select(candidates: list[_Candidate], max_sentences: int) -> list[_Candidate]:
+    ranked = sorted((c for c in candidates if c.fits_type), key=lambda c: c.score, reverse=True)
+    if not ranked:
+        return []
+    best = ranked[0]
+    chosen = [best]
+    words = len(best.text.split())
+    for candidate in ranked[1:]:
+        if len(chosen) >= max_sentences or candidate.score < RUNNER_UP_RATIO * best.score:
+            break
+        size = len(candidate.text.split())
+        if words + size > MAX_ANSWER_WORDS or _is_duplicate(candidate, chosen):
+            continue
+        chosen.append(candidate)
+        words += size
+    return chosen
+
+
+def _with_antecedents(chosen: list[_Candidate], snapshot: Snapshot) -> list[tuple[SentenceRow, str]]:
+    """Add the preceding sentence of any chosen sentence that refers back to it."""
+    picked = {(c.row.doc_id, c.row.ord): (c.row, c.chunk_id) for c in chosen}
+    for candidate in chosen:
+        row, text = candidate.row, candidate.text
+        for _ in range(MAX_ANTECEDENTS):
+            if row.ord == 0 or (row.doc_id, row.ord - 1) in picked or not refers_back(text):
+                break
+            previous = snapshot.sentences(row.doc_id, row.ord - 1, row.ord - 1)
+            if not previous:
+                break
+            row = previous[0]
+            text = snapshot.text_slice(row.doc_id, row.start, row.end)
+            picked[(row.doc_id, row.ord)] = (row, candidate.chunk_id)
+    order = {c.row.doc_id: i for i, c in reversed(list(enumerate(chosen)))}
+    keys = sorted(picked, key=lambda k: (order[k[0]], k[1]))
+    return [picked[k] for k in keys]  # type: ignore[misc]
+
+
+def refers_back(sentence: str) -> bool:
+    """Whether a sentence needs the one before it to be understood."""
+    return bool(_OPENS_WITH_REFERENCE.match(sentence) or _DEMONSTRATIVE.search(sentence[:120]))
+
+
+def _runs(rows: list[tuple[SentenceRow, str]]) -> list[list[tuple[SentenceRow, str]]]:
+    """Group consecutive sentences of the same document: one citation per run."""
+    runs: list[list[tuple[SentenceRow, str]]] = []
+    for item in rows:
+        row = item[0]
+        if runs and runs[-1][-1][0].doc_id == row.doc_id and runs[-1][-1][0].ord + 1 == row.ord:
+            runs[-1].append(item)
+        else:
+            runs.append([item])
+    return runs
+
+
+def abstention(context: ComposeContext) -> Answer:
+    return Answer(
+        id=uuid.uuid4().hex,
+        question=context.question,
+        answer=ABSTAIN_TEXT,
+        abstained=True,
+        passages=context.passages,
+    )
+
+
+class ExtractiveComposer:
+    """The default composer: no LLM, every sentence quoted from the documents."""
+
+    name = "extractive"
+
+    def __init__(self, max_sentences: int = 3) -> None:
+        self.max_sentences = max_sentences
+
+    def compose(self, context: ComposeContext, abstain_threshold: float) -> Answer:
+        snapshot = context.snapshot
+        candidates = collect_candidates(context)
+        if confidence(candidates) < abstain_threshold:
+            return abstention(context)
+        chosen = _select(candidates, self.max_sentences)
+        rows = _with_antecedents(chosen, snapshot)
+        meta = snapshot.document_meta(row.doc_id for row, _ in rows)
+        parts: list[str] = []
+        citations: list[Citation] = []
+        for marker, run in enumerate(_runs(rows), start=1):
+            first, last = run[0][0], run[-1][0]
+            quote = snapshot.text_slice(first.doc_id, first.start, last.end)
+            title, source, _ = meta[first.doc_id]
+            citations.append(
+                Citation(
+                    marker=marker,
+                    doc_id=first.doc_id,
+                    source=source,
+                    title=title,
+                    chunk_id=run[0][1],
+                    start=first.start,
+                    end=last.end,
+                    quote=quote,
+                    page=_page(meta[first.doc_id][2], first.start),
+                )
+            )
+            parts.append(f"{_WHITESPACE.sub(' ', quote)} [{marker}]")
+        return Answer(
+            id=uuid.uuid4().hex,
+            question=context.question,
+            answer=" ".join(parts),
+            abstained=False,
+            citations=citations,
+            passages=context.passages,
+        )
+
+
+def _page(pages_json: str, offset: int) -> int | None:
+    if pages_json in ("", "[]"):
+        return None
+    import json
+
+    for start, end, page in json.loads(pages_json):
+        if start <= offset < end:
+            return int(page)
+    return None

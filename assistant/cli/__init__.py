@@ -1,0 +1,27 @@
+"""The `assistant` command: one click group, one module per command."""
+
+from __future__ import annotations
+
+import logging
+import os
+
+import click
+
+from assistant.cli.ask_cmd import ask_command
+from assistant.cli.index_cmd import index_group
+
+
+@click.group(context_settings={"help_option_names": ["-h", "--help"]})
+@click.option("-v", "--verbose", is_flag=True, help="Log progress details to stderr.")
+def main(verbose: bool) -> None:
+    """Index documents and answer questions with cited, verifiable answers."""
+    os.environ.setdefault("HF_HUB_OFFLINE", "1")
+    os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
+    logging.basicConfig(
+        level=logging.INFO if verbose else logging.WARNING,
+        format="%(levelname)s %(name)s: %(message)s",
+    )
+
+
+main.add_command(index_group)
+main.add_command(ask_command)

@@ -1,0 +1,99 @@
+"""`assistant index build|remove`: build the index incrementally, or delete one document."""
+
+from __future__ import annotations
+
+import sys
+from pathlib import Path
+
+import click
+
+from assistant.cli.common import friendly_errors, index_dir_option
+from assistant.models import IndexReport
+
+#: below this many files a progress bar is more noise than help
+PROGRESS_MIN_FILES = 5
+
+
+@click.group("index")
+def index_group() -> None:
+    """Build or change the index."""
+
+
+@index_group.command("build")
+@click.argument("paths", nargs=-1, type=click.Path(path_type=Path))
+@index_dir_option
+@click.option("--prune", is_flag=True, help="Remove documents whose files are gone.")
+@click.option("--rebuild", is_flag=True, help="Start from an empty index (e.g. after damage).")
+@click.option("--json", "as_json", is_flag=True, help="Print the report as JSON.")
+@friendly_errors
+def build_command(
+    paths: tuple[Path, ...], index_dir: Path | None, prune: bool, rebuild: bool, as_json: bool
+) -> None:
+    """Index files and folders (default: corpus/). Unchanged files are skipped.
+
+    Exits 0 when every file was indexed, 3 when some were skipped (listed with reasons).
+    """
+    from assistant.core import Assistant
+    from assistant.settings import Settings
+
+    settings = Settings()
+    target = index_dir or settings.index_dir
+    assistant = Assistant.open_or_create(target, settings=settings)
+    roots = list(paths) or [settings.corpus_dir]
+    bar = _ProgressBar()
+    try:
+        report = assistant.index_paths(roots, prune=prune, rebuild=rebuild, progress=bar.update)
+    finally:
+        bar.close()
+    if as_json:
+        click.echo(report.model_dump_json(indent=2))
+    else:
+        _print_summary(report, target)
+    if report.skipped:
+        sys.exit(3)
+
+
+class _ProgressBar:
+    """A click progress bar that appears only for more than a handful of files."""
+
+    def __init__(self) -> None:
+        self._bar: object | None = None
+        self._done = 0
+
+    def update(self, number: int, total: int, path: str) -> None:
+        if total < PROGRESS_MIN_FILES:
+            return
+        if self._bar is None:
+            self._bar = click.progressbar(length=total, label="Indexing", file=sys.stderr)
+            self._bar.__enter__()  # type: ignore[attr-defined]
+        self._bar.update(number - self._done)  # type: ignore[attr-defined]
+        self._done = number
+
+    def close(self) -> None:
+        if self._bar is not None:
+            self._bar.__exit__(None, None, None)  # type: ignore[attr-defined]
+
+
+def _print_summary(report: IndexReport, index_dir: Path) -> None:
+    click.echo(
+        f"Index {index_dir}: {report.documents} documents, {report.chunks} chunks "
+        f"({len(report.added)} added, {len(report.replaced)} replaced, "
+        f"{len(report.unchanged)} unchanged, {len(report.removed)} removed) "
+        f"in {report.seconds:.1f} s"
+    )
+    if report.skipped:
+        click.echo(f"Skipped {len(report.skipped)} file(s):", err=True)
+        for item in report.skipped:
+            click.echo(f"  {item.path}: {item.reason}", err=True)
+
+
+@index_group.command("remove")
+@click.argument("doc_id")
+@index_dir_option
+@friendly_errors
+def remove_command(doc_id: str, index_dir: Path | None) -> None:
+    """Delete one document (by doc_id) from dense and keyword search."""
+    from assistant.cli.common import load_assistant
+
+    load_assistant(index_dir).remove_document(doc_id)
+    click.echo(f"Removed {doc_id}.")

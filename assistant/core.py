@@ -1,0 +1,347 @@
+"""The Assistant: the one object every front end (CLI, HTTP, web, Slack, eval) calls."""
+
+from __future__ import annotations
+
+import logging
+import threading
+import time
+from collections.abc import Iterator, Sequence
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+import numpy as np
+
+from assistant.answering import ComposeContext, Composer, ExtractiveComposer, RetrievedChunk
+from assistant.embedding import Embedder, SentenceTransformerEmbedder
+from assistant.errors import DocumentNotFoundError, InvalidQuestionError, ModelMismatchError
+from assistant.indexing import Progress, build_index, remove_document
+from assistant.models import (
+    Answer,
+    DocumentInfo,
+    DocumentRecord,
+    IndexReport,
+    Passage,
+    SearchFilters,
+)
+from assistant.retrieval import SearchMode, retrieve
+from assistant.settings import Settings
+from assistant.store import FORMAT_VERSION, IndexStore, Manifest, Snapshot, chunk_key
+
+if TYPE_CHECKING:
+    from assistant.feedback import FeedbackStore
+
+log = logging.getLogger(__name__)
+
+#: earlier questions of a conversation that are added to a follow-up's retrieval query
+HISTORY_TURNS = 2
+
+
+class Assistant:
+    """Index documents and answer questions with cited answers over one index directory.
+
+    Thread-safe: reads use an immutable snapshot; a newer snapshot (from this process or another
+    one) is picked up by the next request without disturbing requests in flight.
+    """
+
+    def __init__(
+        self,
+        index_dir: Path,
+        settings: Settings,
+        embedder: Embedder | None = None,
+        composer: Composer | None = None,
+    ) -> None:
+        self.index_dir = Path(index_dir)
+        self.settings = settings
+        self.store = IndexStore(self.index_dir)
+        self.embedder: Embedder = embedder or SentenceTransformerEmbedder(
+            settings.embedding_model, batch_size=settings.embedding_batch_size
+        )
+        self.composer: Composer = composer or ExtractiveComposer(settings.max_answer_sentences)
+        self._snapshot: Snapshot | None = None
+        self._swap_lock = threading.Lock()
+        self._write_lock = threading.Lock()
+        self._feedback: FeedbackStore | None = None
+
+    # --- construction ---------------------------------------------------------------------
+
+    @classmethod
+    def load(cls, index_dir: str | Path = "index", settings: Settings | None = None) -> Assistant:
+        """Open an existing index; IndexNotFoundError (naming the build command) if there is none."""
+        settings = settings or Settings()
+        assistant = cls(Path(index_dir), settings)
+        assistant._snapshot = assistant.store.open()
+        assistant._check_model(assistant._snapshot.manifest)
+        return assistant
+
+    @classmethod
+    def open_or_create(cls, index_dir: str | Path = "index", settings: Settings | None = None) -> Assistant:
+        """Open the index if there is one, else start with an empty one (built on first add)."""
+        settings = settings or Settings()
+        assistant = cls(Path(index_dir), settings)
+        if assistant.store.exists():
+            assistant._snapshot = assistant.store.open()
+            assistant._check_model(assistant._snapshot.manifest)
+        return assistant
+
+    def _check_model(self, manifest: Manifest) -> None:
+        if manifest.model != self.settings.embedding_model:
+            raise ModelMismatchError(
+                f"the index at {self.index_dir} was built with the embedding model "
+                f"'{manifest.model}' but '{self.settings.embedding_model}' is configured; set "
+                f"ASSISTANT_EMBEDDING_MODEL={manifest.model} or rebuild with "
+                f"`assistant index build --rebuild --index-dir {self.index_dir}`"
+            )
+
+    # --- snapshots ------------------------------------------------------------------------
+
+    def refresh(self) -> bool:
+        """Switch to a newer snapshot if one was committed (cheap: one small file read)."""
+        name = self.store.current_name()
+        current = self._snapshot
+        if name is None or (current is not None and current.name == name):
+            return False
+        with self._swap_lock:
+            if self._snapshot is not None and self._snapshot.name == name:
+                return False
+            snapshot = Snapshot(self.index_dir, name)
+            self._check_model(snapshot.manifest)
+            self._snapshot = snapshot
+            log.info("now serving snapshot %s", name)
+            return True
+
+    def snapshot(self) -> Snapshot | None:
+        """The snapshot new requests should use (after picking up any newer one)."""
+        self.refresh()
+        return self._snapshot
+
+    # --- asking ---------------------------------------------------------------------------
+
+    def _validate(self, question: str) -> str:
+        if not isinstance(question, str) or not question.strip():
+            raise InvalidQuestionError("the question is empty; ask something in words")
+        limit = self.settings.max_question_chars
+        if len(question) > limit:
+            raise InvalidQuestionError(
+                f"the question is {len(question):,} characters long; the limit is {limit:,} "
+                "(ASSISTANT_MAX_QUESTION_CHARS)"
+            )
+        return question.strip()
+
+    def _top_k(self, top_k: int | None) -> int:
+        value = self.settings.top_k if top_k is None else top_k
+        if not isinstance(value, int) or value < 1 or value > 100:
+            raise InvalidQuestionError(f"top_k must be between 1 and 100, got {top_k!r}")
+        return value
+
+    def embed_query(self, text: str) -> np.ndarray:
+        return self.embedder.embed([text])[0]
+
+    def _context(
+        self,
+        question: str,
+        top_k: int | None,
+        filters: SearchFilters | None,
+        history: Sequence[str] | None,
+        timings: dict[str, float],
+        mode: SearchMode = "hybrid",
+    ) -> ComposeContext | None:
+        question = self._validate(question)
+        k = self._top_k(top_k)
+        earlier = [h.strip() for h in (history or []) if h and h.strip()][-HISTORY_TURNS:]
+        query_text = " ".join([*earlier, question])[: self.settings.max_question_chars * 2]
+        snapshot = self.snapshot()
+        if snapshot is None or snapshot.manifest.chunks == 0:
+            return None
+        started = time.perf_counter()
+        vector = self.embed_query(query_text) if mode != "keyword" else None
+        timings["embed"] = _ms(started)
+        started = time.perf_counter()
+        doc_ids = filters.doc_ids if filters is not None else None
+        chunks = retrieve(snapshot, vector, query_text, k, doc_ids, mode)
+        timings["retrieve"] = _ms(started)
+        return ComposeContext(
+            question=question,
+            query_text=query_text,
+            query_vector=vector if vector is not None else np.zeros(snapshot.manifest.dimension),
+            chunks=chunks,
+            snapshot=snapshot,
+            passages=_passages(snapshot, chunks),
+        )
+
+    def ask(
+        self,
+        question: str,
+        top_k: int | None = None,
+        filters: SearchFilters | None = None,
+        history: Sequence[str] | None = None,
+    ) -> Answer:
+        """Answer with cited sentences, or abstain when the documents hold no good evidence."""
+        started = time.perf_counter()
+        timings: dict[str, float] = {}
+        context = self._context(question, top_k, filters, history, timings)
+        if context is None:
+            return _empty_index_answer(question.strip(), timings, started)
+        compose_started = time.perf_counter()
+        answer = self.composer.compose(context, self.settings.abstain_threshold)
+        timings["compose"] = _ms(compose_started)
+        timings["total"] = _ms(started)
+        answer.timings_ms = timings
+        return answer
+
+    def stream(
+        self,
+        question: str,
+        top_k: int | None = None,
+        filters: SearchFilters | None = None,
+        history: Sequence[str] | None = None,
+    ) -> Iterator[dict[str, Any]]:
+        """Yield {"type": "delta", "text"} events as the answer is produced, then the Answer."""
+        answer = self.ask(question, top_k, filters, history)
+        for piece in _sentence_pieces(answer.answer):
+            yield {"type": "delta", "text": piece}
+        yield {"type": "answer", "answer": answer}
+
+    def search(
+        self,
+        query: str,
+        top_k: int | None = None,
+        filters: SearchFilters | None = None,
+        mode: SearchMode = "hybrid",
+    ) -> list[Passage]:
+        """Ranked passages for a query (no answer composition)."""
+        context = self._context(query, top_k, filters, None, {}, mode)
+        return [] if context is None else context.passages
+
+    def as_retriever(self, top_k: int | None = None) -> Any:
+        """A langchain_core BaseRetriever over this assistant's hybrid search."""
+        from assistant.langchain_retriever import AssistantRetriever
+
+        return AssistantRetriever(assistant=self, top_k=self._top_k(top_k))
+
+    # --- documents ------------------------------------------------------------------------
+
+    def _manifest(self) -> Manifest:
+        """The manifest a new snapshot is written with (model facts + chunking settings)."""
+        live = self._snapshot.manifest if self._snapshot is not None else None
+        if live is not None and live.model == self.settings.embedding_model:
+            dimension = live.dimension
+        else:
+            dimension = self.embedder.dimension
+        return Manifest(
+            format_version=FORMAT_VERSION,
+            model=self.settings.embedding_model,
+            dimension=dimension,
+            chunk_size=self.settings.chunk_size,
+            chunk_overlap_sentences=self.settings.chunk_overlap_sentences,
+        )
+
+    def index_paths(
+        self,
+        paths: Sequence[Path],
+        prune: bool = False,
+        rebuild: bool = False,
+        progress: Progress | None = None,
+    ) -> IndexReport:
+        """Index files and folders incrementally; the new snapshot is live when this returns."""
+        with self._write_lock:
+            self.refresh()
+            report = build_index(
+                self.store,
+                self.embedder,
+                self.settings,
+                self._manifest(),
+                [Path(p) for p in paths],
+                prune=prune,
+                rebuild=rebuild,
+                progress=progress,
+            )
+            self.refresh()
+            return report
+
+    def remove_document(self, doc_id: str) -> None:
+        """Delete one document from dense and keyword search (DocumentNotFoundError if unknown)."""
+        with self._write_lock:
+            self.refresh()
+            if self._snapshot is None or not remove_document(self.store, self._manifest(), doc_id):
+                raise DocumentNotFoundError(f"no document with doc_id '{doc_id}' in the index")
+            self.refresh()
+
+    def list_documents(self) -> list[DocumentInfo]:
+        snapshot = self.snapshot()
+        if snapshot is None:
+            return []
+        return [DocumentInfo(**d) for d in snapshot.documents()]
+
+    def get_document(self, doc_id: str) -> DocumentRecord:
+        snapshot = self.snapshot()
+        found = snapshot.document(doc_id) if snapshot is not None else None
+        if found is None:
+            raise DocumentNotFoundError(f"no document with doc_id '{doc_id}' in the index")
+        return DocumentRecord(**found)
+
+    def stats(self) -> dict[str, Any]:
+        snapshot = self.snapshot()
+        if snapshot is None:
+            return {"documents": 0, "chunks": 0, "model": self.settings.embedding_model, "index_version": ""}
+        manifest = snapshot.manifest
+        return {
+            "documents": manifest.documents,
+            "chunks": manifest.chunks,
+            "model": manifest.model,
+            "index_version": manifest.snapshot,
+        }
+
+    @property
+    def feedback(self) -> FeedbackStore:
+        """Ratings of answers from every front end, in SQLite next to the index."""
+        if self._feedback is None:
+            from assistant.feedback import FeedbackStore
+
+            self._feedback = FeedbackStore(self.index_dir / "feedback.sqlite")
+        return self._feedback
+
+
+def _ms(started: float) -> float:
+    return round((time.perf_counter() - started) * 1000, 3)
+
+
+def _passages(snapshot: Snapshot, chunks: list[RetrievedChunk]) -> list[Passage]:
+    meta = snapshot.document_meta(c.row.doc_id for c in chunks)
+    passages = []
+    for chunk in chunks:
+        title, source, _ = meta.get(chunk.row.doc_id, ("", "", "[]"))
+        passages.append(
+            Passage(
+                chunk_id=chunk_key(chunk.row.doc_id, chunk.row.ord),
+                doc_id=chunk.row.doc_id,
+                score=round(chunk.score, 6),
+                text=chunk.row.text,
+                title=title,
+                source=source,
+                start=chunk.row.start,
+                end=chunk.row.end,
+                page=chunk.row.page,
+            )
+        )
+    return passages
+
+
+def _empty_index_answer(question: str, timings: dict[str, float], started: float) -> Answer:
+    import uuid
+
+    from assistant.answering import ABSTAIN_TEXT
+
+    timings["total"] = _ms(started)
+    return Answer(
+        id=uuid.uuid4().hex,
+        question=question,
+        answer=ABSTAIN_TEXT,
+        abstained=True,
+        timings_ms=timings,
+    )
+
+
+def _sentence_pieces(text: str) -> list[str]:
+    """Split an answer into word groups so a client can render it progressively."""
+    words = text.split(" ")
+    return [" ".join(words[i : i + 4]) + (" " if i + 4 < len(words) else "") for i in range(0, len(words), 4)]

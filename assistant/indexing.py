@@ -1,0 +1,248 @@
+"""Turn files into index entries: find files, skip unchanged ones, load, chunk, embed, write."""
+
+from __future__ import annotations
+
+import hashlib
+import logging
+import time
+from collections.abc import Callable, Iterable, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+
+from assistant.embedding import Embedder
+from assistant.errors import AssistantError, LoadError
+from assistant.ingest import SUPPORTED_EXTENSIONS, chunk_document, load_file
+from assistant.models import IndexReport, LoadedDocument, SkippedFile
+from assistant.settings import Settings
+from assistant.store import IndexStore, Manifest, NewChunk, SnapshotWriter
+
+log = logging.getLogger(__name__)
+
+Progress = Callable[[int, int, str], None]
+
+#: documents embedded per batch: big enough to fill the model's batches, small enough for memory
+DOCS_PER_BATCH = 256
+
+
+@dataclass(slots=True)
+class _Prepared:
+    """A loaded and chunked document waiting for its embeddings."""
+
+    path: Path
+    source_key: str
+    content_hash: str
+    replaces: str | None
+    doc: LoadedDocument
+    sentence_spans: list[tuple[int, int]]
+    chunks: list[NewChunk]
+
+
+def find_files(paths: Iterable[Path]) -> tuple[list[Path], list[SkippedFile]]:
+    """Expand folders recursively (hidden entries skipped); report unsupported or missing paths."""
+    files: list[Path] = []
+    skipped: list[SkippedFile] = []
+    for root in paths:
+        if root.is_dir():
+            candidates = sorted(
+                p
+                for p in root.rglob("*")
+                if p.is_file() and not any(part.startswith(".") for part in p.relative_to(root).parts)
+            )
+        elif root.is_file():
+            candidates = [root]
+        else:
+            skipped.append(SkippedFile(path=str(root), reason="no such file or folder"))
+            continue
+        for path in candidates:
+            if path.suffix.lower() in SUPPORTED_EXTENSIONS:
+                files.append(path)
+            else:
+                supported = ", ".join(sorted(SUPPORTED_EXTENSIONS))
+                reason = f"unsupported file type '{path.suffix or '(none)'}' (supported: {supported})"
+                skipped.append(SkippedFile(path=str(path), reason=reason))
+    return files, skipped
+
+
+def file_digest(path: Path) -> str:
+    digest = hashlib.sha256()
+    with open(path, "rb") as handle:
+        for block in iter(lambda: handle.read(1 << 20), b""):
+            digest.update(block)
+    return digest.hexdigest()
+
+
+def _page_of(pages: Sequence[tuple[int, int, int]], offset: int) -> int | None:
+    for start, end, page in pages:
+        if start <= offset < end:
+            return page
+    return None
+
+
+def prepare(
+    path: Path, source_key: str, content_hash: str, replaces: str | None, settings: Settings
+) -> _Prepared:
+    """Load and chunk one file (raises LoadError for a file that cannot be used)."""
+    doc = load_file(path, max_bytes=settings.max_file_bytes)
+    chunk_spans = chunk_document(doc.text, settings.chunk_size, settings.chunk_overlap_sentences)
+    if not chunk_spans:
+        raise LoadError("no text to index")
+    sentence_spans: list[tuple[int, int]] = []
+    index_of: dict[tuple[int, int], int] = {}
+    chunks: list[NewChunk] = []
+    for span in chunk_spans:
+        ords = []
+        for sentence in span.sentences:
+            key = (sentence.start, sentence.end)
+            if key not in index_of:
+                index_of[key] = len(sentence_spans)
+                sentence_spans.append(key)
+            ords.append(index_of[key])
+        chunks.append(
+            NewChunk(
+                start=span.start,
+                end=span.end,
+                text=doc.text[span.start : span.end],
+                page=_page_of(doc.pages, span.start),
+                first_sentence=min(ords),
+                last_sentence=max(ords),
+            )
+        )
+    return _Prepared(path, source_key, content_hash, replaces, doc, sentence_spans, chunks)
+
+
+def _embed_unique(embedder: Embedder, texts: list[str]) -> np.ndarray:
+    """Embed each distinct text once (a one-sentence chunk is also a sentence)."""
+    unique: dict[str, int] = {}
+    for text in texts:
+        unique.setdefault(text, len(unique))
+    vectors = embedder.embed(list(unique))
+    return vectors[[unique[t] for t in texts]] if texts else vectors
+
+
+def _unique_doc_id(writer: SnapshotWriter, stem: str, reserved: set[str]) -> str:
+    candidate, n = stem, 1
+    while writer.doc_id_taken(candidate) or candidate in reserved:
+        n += 1
+        candidate = f"{stem}-{n}"
+    return candidate
+
+
+def _write_batch(
+    writer: SnapshotWriter, embedder: Embedder, batch: list[_Prepared], report: IndexReport
+) -> None:
+    texts: list[str] = []
+    for item in batch:
+        texts.extend(c.text for c in item.chunks)
+        texts.extend(item.doc.text[s:e] for s, e in item.sentence_spans)
+    vectors = _embed_unique(embedder, texts)
+    report.embedded_texts += len(set(texts))
+    offset = 0
+    reserved: set[str] = set()
+    for item in batch:
+        n_chunks, n_sentences = len(item.chunks), len(item.sentence_spans)
+        chunk_vectors = vectors[offset : offset + n_chunks]
+        sentence_vectors = vectors[offset + n_chunks : offset + n_chunks + n_sentences]
+        offset += n_chunks + n_sentences
+        if item.replaces is not None:
+            writer.remove_document(item.replaces)
+            doc_id = item.replaces
+            report.replaced.append(doc_id)
+        else:
+            doc_id = _unique_doc_id(writer, item.path.stem, reserved)
+            report.added.append(doc_id)
+        reserved.add(doc_id)
+        metadata = dict(item.doc.metadata)
+        if item.doc.pages:
+            metadata.setdefault("pages", max(p for _, _, p in item.doc.pages))
+        writer.add_document(
+            doc_id=doc_id,
+            title=item.doc.title,
+            source=item.doc.source,
+            source_key=item.source_key,
+            content_hash=item.content_hash,
+            text=item.doc.text,
+            pages=item.doc.pages,
+            metadata=metadata,
+            sentence_spans=item.sentence_spans,
+            sentence_vectors=sentence_vectors,
+            chunks=item.chunks,
+            chunk_vectors=chunk_vectors,
+        )
+
+
+def build_index(
+    store: IndexStore,
+    embedder: Embedder,
+    settings: Settings,
+    manifest: Manifest,
+    paths: Sequence[Path],
+    prune: bool = False,
+    rebuild: bool = False,
+    progress: Progress | None = None,
+) -> IndexReport:
+    """Index `paths` incrementally into a new snapshot of `store` (atomic: all or nothing)."""
+    started = time.perf_counter()
+    files, skipped = find_files(paths)
+    report = IndexReport(skipped=skipped)
+    with store.writer(manifest, fresh=rebuild) as writer:
+        known = writer.documents_by_source()
+        same_chunking = writer.chunking_matches()
+        if not same_chunking:
+            # Chunking settings changed: every document is re-chunked, not only those named now.
+            listed = {str(f.resolve()) for f in files}
+            files.extend(Path(key) for key in known if key not in listed and Path(key).exists())
+        pending: list[_Prepared] = []
+        seen_keys: set[str] = set()
+        for number, path in enumerate(files, start=1):
+            if progress is not None:
+                progress(number, len(files), str(path))
+            source_key = str(path.resolve())
+            if source_key in seen_keys:
+                continue
+            seen_keys.add(source_key)
+            try:
+                digest = file_digest(path)
+            except OSError as exc:
+                report.skipped.append(SkippedFile(path=str(path), reason=f"cannot read: {exc}"))
+                continue
+            existing = known.get(source_key)
+            if existing is not None and existing[1] == digest and same_chunking:
+                report.unchanged.append(existing[0])
+                continue
+            try:
+                pending.append(prepare(path, source_key, digest, existing[0] if existing else None, settings))
+            except AssistantError as exc:
+                log.warning("skipping %s: %s", path, exc)
+                report.skipped.append(SkippedFile(path=str(path), reason=str(exc)))
+                continue
+            if len(pending) >= DOCS_PER_BATCH:
+                _write_batch(writer, embedder, pending, report)
+                pending = []
+        if pending:
+            _write_batch(writer, embedder, pending, report)
+        if prune or not same_chunking:
+            for doc_id, source_key in writer.all_documents():
+                if not Path(source_key).exists():
+                    writer.remove_document(doc_id)
+                    report.removed.append(doc_id)
+        (report.documents,) = writer.db.execute("SELECT count(*) FROM documents").fetchone()
+        (report.chunks,) = writer.db.execute("SELECT count(*) FROM chunks").fetchone()
+    report.seconds = round(time.perf_counter() - started, 3)
+    return report
+
+
+def remove_document(store: IndexStore, manifest: Manifest, doc_id: str) -> bool:
+    """Delete one document in a new snapshot; False (nothing written) when it is unknown."""
+    try:
+        with store.writer(manifest) as writer:
+            if not writer.remove_document(doc_id):
+                raise _NothingToDo
+    except _NothingToDo:
+        return False
+    return True
+
+
+class _NothingToDo(Exception):
+    """Raised inside a writer to discard the snapshot without an error."""

@@ -1,0 +1,125 @@
+"""Data shapes shared by every stage and front end (the Answer contract lives here)."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any, Literal
+
+from pydantic import BaseModel, Field
+
+
+@dataclass(frozen=True, slots=True)
+class Span:
+    """A half-open character range [start, end) into a document's stored text."""
+
+    start: int
+    end: int
+
+
+@dataclass(slots=True)
+class LoadedDocument:
+    """What a loader returns: the stored text plus metadata.
+
+    `pages` maps character ranges of `text` to 1-based page numbers (PDF only).
+    """
+
+    text: str
+    title: str
+    source: str
+    pages: list[tuple[int, int, int]] = field(default_factory=list)
+    metadata: dict[str, Any] = field(default_factory=dict)
+
+
+@dataclass(frozen=True, slots=True)
+class ChunkSpan:
+    """One chunk: a character range of the document and the sentence spans inside it."""
+
+    start: int
+    end: int
+    sentences: tuple[Span, ...]
+
+
+class Passage(BaseModel):
+    """A retrieved chunk with its fused score."""
+
+    chunk_id: str
+    doc_id: str
+    score: float
+    text: str
+    title: str = ""
+    source: str = ""
+    start: int = 0
+    end: int = 0
+    page: int | None = None
+
+
+class Citation(BaseModel):
+    """One `[n]` marker's evidence: `quote == document_text[start:end]`, exactly."""
+
+    marker: int
+    doc_id: str
+    source: str
+    title: str
+    chunk_id: str
+    start: int
+    end: int
+    quote: str
+    page: int | None = None
+
+
+class Answer(BaseModel):
+    """The answer contract returned by `ask --json`, `POST /ask` and eval reports."""
+
+    id: str = ""
+    question: str
+    answer: str
+    abstained: bool
+    citations: list[Citation] = Field(default_factory=list)
+    passages: list[Passage] = Field(default_factory=list)
+    timings_ms: dict[str, float] = Field(default_factory=dict)
+    composer: Literal["extractive", "llm"] = "extractive"
+
+
+class SearchFilters(BaseModel):
+    """Restrict retrieval; an empty filter means the whole index."""
+
+    doc_ids: list[str] | None = None
+
+
+class DocumentInfo(BaseModel):
+    """A document as listed by the index (no text)."""
+
+    doc_id: str
+    title: str
+    source: str
+    chunks: int
+    chars: int
+    content_hash: str
+    indexed_at: str
+    metadata: dict[str, Any] = Field(default_factory=dict)
+
+
+class DocumentRecord(DocumentInfo):
+    """A document with its stored text, against which citation offsets are checked."""
+
+    text: str
+    pages: list[tuple[int, int, int]] = Field(default_factory=list)
+
+
+class SkippedFile(BaseModel):
+    path: str
+    reason: str
+
+
+class IndexReport(BaseModel):
+    """Summary of one `index build` run."""
+
+    added: list[str] = Field(default_factory=list)
+    replaced: list[str] = Field(default_factory=list)
+    unchanged: list[str] = Field(default_factory=list)
+    removed: list[str] = Field(default_factory=list)
+    skipped: list[SkippedFile] = Field(default_factory=list)
+    documents: int = 0
+    chunks: int = 0
+    embedded_texts: int = 0
+    seconds: float = 0.0

