@@ -244,7 +244,8 @@ class Assistant:
     ) -> IndexReport:
         """Index files and folders incrementally; the new snapshot is live when this returns."""
         with self._write_lock:
-            self.refresh()
+            if not rebuild:  # a rebuild must not need the (possibly damaged) live snapshot
+                self.refresh()
             report = build_index(
                 self.store,
                 self.embedder,

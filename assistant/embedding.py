@@ -10,6 +10,7 @@ from typing import Any, Protocol
 
 import numpy as np
 
+from assistant.errors import ModelLoadError
 from assistant.settings import resolve_model_path
 
 log = logging.getLogger(__name__)
@@ -26,6 +27,33 @@ class Embedder(Protocol):
     def embed(self, texts: Sequence[str]) -> np.ndarray: ...
 
 
+_MODEL_CACHE: dict[tuple[str, str], Any] = {}
+_MODEL_CACHE_LOCK = threading.Lock()
+
+
+def _load_model(name: str, device: str) -> Any:
+    """Load a sentence-transformers model once per process (several Assistants may share it)."""
+    with _MODEL_CACHE_LOCK:
+        key = (name, device)
+        if key not in _MODEL_CACHE:
+            os.environ.setdefault("HF_HUB_OFFLINE", "1")
+            os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
+            from sentence_transformers import SentenceTransformer
+            from transformers.utils import logging as transformers_logging
+
+            transformers_logging.disable_progress_bar()
+            path = resolve_model_path(name)
+            log.info("loading embedding model %s from %s", name, path)
+            try:
+                _MODEL_CACHE[key] = SentenceTransformer(path, device=device)
+            except (OSError, ValueError) as exc:
+                raise ModelLoadError(
+                    f"cannot load the embedding model '{name}' ({exc}); set "
+                    "ASSISTANT_EMBEDDING_MODEL to a local sentence-transformers folder"
+                ) from exc
+        return _MODEL_CACHE[key]
+
+
 class SentenceTransformerEmbedder:
     """sentence-transformers over torch; loaded on first use so serving need not import torch."""
 
@@ -39,16 +67,7 @@ class SentenceTransformerEmbedder:
     def _load(self) -> Any:
         with self._lock:
             if self._model is None:
-                os.environ.setdefault("HF_HUB_OFFLINE", "1")
-                os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
-                from sentence_transformers import SentenceTransformer
-                from transformers.utils import logging as transformers_logging
-
-                transformers_logging.disable_progress_bar()
-
-                path = resolve_model_path(self.model_name)
-                log.info("loading embedding model %s from %s", self.model_name, path)
-                self._model = SentenceTransformer(path, device=self.device)
+                self._model = _load_model(self.model_name, self.device)
         return self._model
 
     @property

@@ -33,3 +33,7 @@ class LoadError(AssistantError):
 
 class IndexBusyError(AssistantError):
     """Another process holds the index write lock."""
+
+
+class ModelLoadError(AssistantError):
+    """The embedding model cannot be loaded (wrong name or path, or it needs a hub we cannot reach)."""

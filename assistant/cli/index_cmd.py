@@ -38,7 +38,7 @@ def build_command(
 
     settings = Settings()
     target = index_dir or settings.index_dir
-    assistant = Assistant.open_or_create(target, settings=settings)
+    assistant = Assistant(target, settings)
     roots = list(paths) or [settings.corpus_dir]
     bar = _ProgressBar()
     try:
