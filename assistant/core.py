@@ -56,7 +56,8 @@ class Assistant:
         self.embedder: Embedder = embedder or SentenceTransformerEmbedder(
             settings.embedding_model, batch_size=settings.embedding_batch_size
         )
-        self.composer: Composer = composer or ExtractiveComposer(settings.max_answer_sentences)
+        self.extractive = ExtractiveComposer(settings.max_answer_sentences)
+        self._composers: dict[str, Composer] = {"extractive": composer or self.extractive}
         self._snapshot: Snapshot | None = None
         self._swap_lock = threading.Lock()
         self._write_lock = threading.Lock()
@@ -168,24 +169,35 @@ class Assistant:
             passages=_passages(snapshot, chunks),
         )
 
+    def composer(self, name: str | None = None) -> Composer:
+        """The composer to use: `name`, else the LLM one when ASSISTANT_LLM is set, else extractive."""
+        chosen = name or ("llm" if self.settings.llm else "extractive")
+        if chosen not in self._composers:
+            if chosen != "llm":
+                raise InvalidQuestionError(f"unknown composer '{chosen}'; use extractive or llm")
+            if not self.settings.llm:
+                raise InvalidQuestionError(
+                    "the llm composer needs a model: set ASSISTANT_LLM (e.g. ollama:llama3.1)"
+                )
+            from assistant.llm import make_llm_composer
+
+            self._composers["llm"] = make_llm_composer(self.settings, fallback=self.extractive)
+        return self._composers[chosen]
+
     def ask(
         self,
         question: str,
         top_k: int | None = None,
         filters: SearchFilters | None = None,
         history: Sequence[str] | None = None,
+        composer: str | None = None,
     ) -> Answer:
         """Answer with cited sentences, or abstain when the documents hold no good evidence."""
-        started = time.perf_counter()
-        timings: dict[str, float] = {}
-        context = self._context(question, top_k, filters, history, timings)
-        if context is None:
-            return _empty_index_answer(question.strip(), timings, started)
-        compose_started = time.perf_counter()
-        answer = self.composer.compose(context, self.settings.abstain_threshold)
-        timings["compose"] = _ms(compose_started)
-        timings["total"] = _ms(started)
-        answer.timings_ms = timings
+        answer: Answer | None = None
+        for event in self.stream(question, top_k, filters, history, composer, deltas=False):
+            if event["type"] == "answer":
+                answer = event["answer"]
+        assert answer is not None
         return answer
 
     def stream(
@@ -194,11 +206,36 @@ class Assistant:
         top_k: int | None = None,
         filters: SearchFilters | None = None,
         history: Sequence[str] | None = None,
+        composer: str | None = None,
+        deltas: bool = True,
     ) -> Iterator[dict[str, Any]]:
-        """Yield {"type": "delta", "text"} events as the answer is produced, then the Answer."""
-        answer = self.ask(question, top_k, filters, history)
-        for piece in _sentence_pieces(answer.answer):
-            yield {"type": "delta", "text": piece}
+        """Yield {"type": "delta", "text"} events as the answer is produced, then
+        {"type": "answer", "answer": Answer}. Validation errors raise before the first event."""
+        started = time.perf_counter()
+        timings: dict[str, float] = {}
+        chosen = self.composer(composer)
+        context = self._context(question, top_k, filters, history, timings)
+        if context is None:
+            yield {"type": "answer", "answer": _empty_index_answer(question.strip(), timings, started)}
+            return
+        compose_started = time.perf_counter()
+        answer: Answer | None = None
+        streamer = getattr(chosen, "stream", None)
+        if deltas and streamer is not None:
+            for event in streamer(context, self.settings.abstain_threshold):
+                if event["type"] == "answer":
+                    answer = event["answer"]
+                else:
+                    yield event
+        else:
+            answer = chosen.compose(context, self.settings.abstain_threshold)
+            if deltas:
+                for piece in _sentence_pieces(answer.answer):
+                    yield {"type": "delta", "text": piece}
+        assert answer is not None
+        timings["compose"] = _ms(compose_started)
+        timings["total"] = _ms(started)
+        answer.timings_ms = timings
         yield {"type": "answer", "answer": answer}
 
     def search(
