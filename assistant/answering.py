@@ -181,7 +181,7 @@ def _with_antecedents(chosen: list[_Candidate], snapshot: Snapshot) -> list[tupl
             picked[(row.doc_id, row.ord)] = (row, candidate.chunk_id)
     order = {c.row.doc_id: i for i, c in reversed(list(enumerate(chosen)))}
     keys = sorted(picked, key=lambda k: (order[k[0]], k[1]))
-    return [picked[k] for k in keys]  # type: ignore[misc]
+    return [picked[k] for k in keys]
 
 
 def refers_back(sentence: str) -> bool:

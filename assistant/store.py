@@ -242,7 +242,8 @@ class Snapshot:
         if allowed_ids is not None:
             if not allowed_ids:
                 return []
-            params = faiss.SearchParameters(
+            # faiss's SWIG stubs do not know the keyword constructor or numpy id arrays
+            params = faiss.SearchParameters(  # type: ignore[call-arg]
                 sel=faiss.IDSelectorBatch(np.asarray(allowed_ids, dtype=np.int64))
             )
         scores, ids = self.vectors.search(
@@ -529,7 +530,7 @@ class SnapshotWriter:
         if doc is None:
             return False
         if rows:
-            self.vectors.remove_ids(np.asarray([r[0] for r in rows], dtype=np.int64))
+            self.vectors.remove_ids(np.asarray([r[0] for r in rows], dtype=np.int64))  # type: ignore[arg-type]
             self.db.executemany(
                 "INSERT INTO chunks_fts(chunks_fts, rowid, text) VALUES('delete', ?, ?)", rows
             )

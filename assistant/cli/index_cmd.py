@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import sys
 from pathlib import Path
+from typing import Any
 
 import click
 
@@ -57,7 +58,7 @@ class _ProgressBar:
     """A click progress bar that appears only for more than a handful of files."""
 
     def __init__(self) -> None:
-        self._bar: object | None = None
+        self._bar: Any = None
         self._done = 0
 
     def update(self, number: int, total: int, path: str) -> None:
@@ -65,13 +66,13 @@ class _ProgressBar:
             return
         if self._bar is None:
             self._bar = click.progressbar(length=total, label="Indexing", file=sys.stderr)
-            self._bar.__enter__()  # type: ignore[attr-defined]
-        self._bar.update(number - self._done)  # type: ignore[attr-defined]
+            self._bar.__enter__()
+        self._bar.update(number - self._done)
         self._done = number
 
     def close(self) -> None:
         if self._bar is not None:
-            self._bar.__exit__(None, None, None)  # type: ignore[attr-defined]
+            self._bar.__exit__(None, None, None)
 
 
 def _print_summary(report: IndexReport, index_dir: Path) -> None:

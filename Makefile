@@ -1,0 +1,37 @@
+# Two entry points: `make run` (set up, index corpus/, serve the web UI) and `make test`.
+PYTHON ?= python3
+VENV ?= .venv
+BIN := $(VENV)/bin
+STAMP := $(VENV)/.installed
+
+.PHONY: setup run test lint eval audit bench clean
+
+$(STAMP): pyproject.toml
+	$(PYTHON) -m venv $(VENV)
+	$(BIN)/python -m pip install -q --upgrade pip
+	$(BIN)/python -m pip install -q -e ".[llm,dev]"
+	touch $(STAMP)
+
+setup: $(STAMP)
+
+## Build the index of corpus/ if needed and serve the API + web UI on http://127.0.0.1:8000
+run: setup
+	HF_HUB_OFFLINE=1 $(BIN)/assistant serve
+
+lint: setup
+	$(BIN)/ruff check .
+	$(BIN)/ruff format --check assistant tests bench
+	$(BIN)/mypy assistant
+
+## Lint, type-check, the whole test suite (real model, FAISS, HTTP, Chromium), then the eval gate
+test: setup
+	bash .ci/install-chromium.sh
+	$(MAKE) --no-print-directory lint
+	HF_HUB_OFFLINE=1 $(BIN)/python -m pytest -q
+	HF_HUB_OFFLINE=1 bash eval/gate.sh
+
+audit: setup
+	$(BIN)/pip-audit --skip-editable
+
+clean:
+	rm -rf $(VENV) index/snapshots index/CURRENT .pytest_cache .mypy_cache .ruff_cache
