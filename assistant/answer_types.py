@@ -60,8 +60,9 @@ _MONTHS = (
 )
 _DATE = re.compile(
     rf"\b(1[0-9]{{3}}|20[0-9]{{2}})s?\b|\b({_MONTHS})\b|\b(Monday|Tuesday|Wednesday|Thursday|"
-    r"Friday|Saturday|Sunday|yesterday|today|tomorrow|century|centuries|decade|decades|ago|"
-    r"era|period|years?|months?|weeks?|days?|since|until|during|after|before|earlier|later)\b",
+    r"Friday|Saturday|Sunday|yesterday|today|tomorrow|tonight|century|centuries|decades?|ago|"
+    r"(\d+|one|two|three|four|five|six|seven|eight|nine|ten|several|few) "
+    r"(years?|months?|weeks?|days?|hours?))\b",
     re.I,
 )
 _CAPITALISED = re.compile(r"\b[A-Z][\w’'-]*[a-z][\w’'-]*\b|\b[A-Z]{2,}\b")

@@ -15,6 +15,7 @@ from assistant.answering import ComposeContext, Composer, ExtractiveComposer, Re
 from assistant.embedding import Embedder, SentenceTransformerEmbedder
 from assistant.errors import DocumentNotFoundError, InvalidQuestionError, ModelMismatchError
 from assistant.indexing import Progress, build_index, remove_document
+from assistant.lexical import content_terms
 from assistant.models import (
     Answer,
     DocumentInfo,
@@ -34,6 +35,8 @@ log = logging.getLogger(__name__)
 
 #: earlier questions of a conversation that are added to a follow-up's retrieval query
 HISTORY_TURNS = 2
+#: a question with fewer content words than this is read together with the earlier turns
+FOLLOW_UP_MIN_TERMS = 3
 
 
 class Assistant:
@@ -149,17 +152,25 @@ class Assistant:
         question = self._validate(question)
         k = self._top_k(top_k)
         earlier = [h.strip() for h in (history or []) if h and h.strip()][-HISTORY_TURNS:]
-        query_text = " ".join([*earlier, question])[: self.settings.max_question_chars * 2]
         snapshot = self.snapshot()
         if snapshot is None or snapshot.manifest.chunks == 0:
             return None
+        forms = [question]
+        if earlier:
+            # a follow-up ("and when was that?") leans on earlier turns; search with both forms
+            forms.append(" ".join([*earlier, question])[: self.settings.max_question_chars * 2])
         started = time.perf_counter()
-        vector = self.embed_query(query_text) if mode != "keyword" else None
+        vectors = [self.embed_query(f) if mode != "keyword" else None for f in forms]
         timings["embed"] = _ms(started)
         started = time.perf_counter()
         doc_ids = filters.doc_ids if filters is not None else None
-        chunks = retrieve(snapshot, vector, query_text, k, doc_ids, mode)
+        chunks = retrieve(snapshot, list(zip(vectors, forms, strict=True)), k, doc_ids, mode)
         timings["retrieve"] = _ms(started)
+        # Sentences are scored against the question itself unless it is too short to stand alone.
+        standalone = len(content_terms(question)) >= FOLLOW_UP_MIN_TERMS or not earlier
+        use = 0 if standalone else 1
+        vector = vectors[use]
+        query_text = forms[use]
         return ComposeContext(
             question=question,
             query_text=query_text,

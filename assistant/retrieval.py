@@ -31,26 +31,31 @@ def reciprocal_rank_fusion(rankings: Sequence[Sequence[int]], k: int = RRF_K) ->
 
 def retrieve(
     snapshot: Snapshot,
-    query_vector: np.ndarray | None,
-    query_text: str,
+    queries: Sequence[tuple[np.ndarray | None, str]],
     top_k: int,
     doc_ids: Sequence[str] | None = None,
     mode: SearchMode = "hybrid",
 ) -> list[RetrievedChunk]:
-    """The top_k chunks for a query; `doc_ids` restricts the search to those documents."""
+    """The top_k chunks for one or more (vector, text) forms of a query, all rankings fused.
+
+    Several forms serve conversations: the question alone and the question with earlier turns.
+    `doc_ids` restricts the search to those documents.
+    """
     depth = max(top_k * DEPTH_FACTOR, MIN_DEPTH)
     rankings: list[list[int]] = []
     dense_scores: dict[int, float] = {}
-    if mode in ("hybrid", "dense") and query_vector is not None:
-        allowed = snapshot.chunk_ids_for_docs(doc_ids) if doc_ids is not None else None
-        dense = snapshot.dense_search(query_vector, depth, allowed)
-        dense_scores = dict(dense)
-        rankings.append([i for i, _ in dense])
-    if mode in ("hybrid", "keyword"):
-        match = fts_match_query(query_text)
-        if match is not None:
-            rankings.append([i for i, _ in snapshot.keyword_search(match, depth, doc_ids)])
-    if mode == "hybrid":
+    allowed = snapshot.chunk_ids_for_docs(doc_ids) if doc_ids is not None else None
+    for query_vector, query_text in queries:
+        if mode in ("hybrid", "dense") and query_vector is not None:
+            dense = snapshot.dense_search(query_vector, depth, allowed)
+            for i, score in dense:
+                dense_scores[i] = max(score, dense_scores.get(i, -1.0))
+            rankings.append([i for i, _ in dense])
+        if mode in ("hybrid", "keyword"):
+            match = fts_match_query(query_text)
+            if match is not None:
+                rankings.append([i for i, _ in snapshot.keyword_search(match, depth, doc_ids)])
+    if mode == "hybrid" or len(rankings) > 1:
         fused = reciprocal_rank_fusion(rankings)[:top_k]
     else:
         ranking = rankings[0] if rankings else []
