@@ -9,6 +9,7 @@ import click
 
 from assistant.cli.ask_cmd import ask_command
 from assistant.cli.index_cmd import index_group
+from assistant.cli.slack_cmd import slack
 
 
 @click.group(context_settings={"help_option_names": ["-h", "--help"]})
@@ -25,3 +26,4 @@ def main(verbose: bool) -> None:
 
 main.add_command(index_group)
 main.add_command(ask_command)
+main.add_command(slack)
