@@ -243,7 +243,7 @@ class ExtractiveComposer:
                     start=first.start,
                     end=last.end,
                     quote=quote,
-                    page=_page(meta[first.doc_id][2], first.start),
+                    page=page_of(meta[first.doc_id][2], first.start),
                 )
             )
             parts.append(f"{_WHITESPACE.sub(' ', quote)} [{marker}]")
@@ -257,7 +257,7 @@ class ExtractiveComposer:
         )
 
 
-def _page(pages_json: str, offset: int) -> int | None:
+def page_of(pages_json: str, offset: int) -> int | None:
     if pages_json in ("", "[]"):
         return None
     import json

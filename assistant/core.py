@@ -192,7 +192,9 @@ class Assistant:
                 )
             from assistant.llm import make_llm_composer
 
-            self._composers["llm"] = make_llm_composer(self.settings, fallback=self.extractive)
+            self._composers["llm"] = make_llm_composer(
+                self.settings, fallback=self.extractive, embed=self.embed_query
+            )
         return self._composers[chosen]
 
     def ask(
