@@ -1,0 +1,71 @@
+"""`assistant serve`: the HTTP API and web UI (and Slack events when configured)."""
+
+from __future__ import annotations
+
+import socket
+from pathlib import Path
+from typing import Any
+
+import click
+
+from assistant.cli.common import friendly_errors, index_dir_option
+
+
+@click.command("serve")
+@click.option("--host", default=None, help="Address to listen on [default: 127.0.0.1; ASSISTANT_HOST].")
+@click.option(
+    "--port",
+    type=click.IntRange(0, 65535),
+    default=None,
+    help="Port to listen on; 0 picks a free one [default: 8000; ASSISTANT_PORT].",
+)
+@index_dir_option
+@click.option(
+    "--build/--no-build",
+    default=True,
+    show_default=True,
+    help="Index the corpus folder (ASSISTANT_CORPUS_DIR) first if the index does not exist yet.",
+)
+@friendly_errors
+def serve_command(host: str | None, port: int | None, index_dir: Path | None, build: bool) -> None:
+    """Serve the API (OpenAPI at /docs) and the web UI, printing the address to open."""
+    import uvicorn
+
+    from assistant.core import Assistant
+    from assistant.server import create_app
+    from assistant.settings import Settings
+
+    overrides: dict[str, Any] = {"host": host, "port": port, "index_dir": index_dir}
+    settings = Settings(**{k: v for k, v in overrides.items() if v is not None})
+    assistant = Assistant.open_or_create(settings.index_dir, settings=settings)
+    if build and assistant.snapshot() is None:
+        click.echo(f"No index in {settings.index_dir} yet; indexing {settings.corpus_dir} ...")
+        report = assistant.index_paths([settings.corpus_dir])
+        click.echo(f"Indexed {report.documents} documents ({report.chunks} chunks) in {report.seconds:.1f} s")
+        for skipped in report.skipped:
+            click.echo(f"  skipped {skipped.path}: {skipped.reason}", err=True)
+    assistant.embed_query("warm up")  # load the model now, not during the first question
+    try:
+        app = create_app(settings, assistant)
+    except ValueError as exc:
+        raise click.ClickException(str(exc)) from exc
+    sock = _listen(settings.host, settings.port)
+    bound_port = sock.getsockname()[1]
+    shown_host = f"[{settings.host}]" if ":" in settings.host else settings.host
+    click.echo(f"Serving on http://{shown_host}:{bound_port}")
+    server = uvicorn.Server(uvicorn.Config(app, log_level="info", timeout_graceful_shutdown=10))
+    server.run(sockets=[sock])
+
+
+def _listen(host: str, port: int) -> socket.socket:
+    """Bind before printing the address, so the printed port (even for --port 0) is real."""
+    try:
+        family, kind, proto, _, address = socket.getaddrinfo(host, port, type=socket.SOCK_STREAM)[0]
+        sock = socket.socket(family, kind, proto)
+        sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        sock.bind(address)
+        sock.listen(2048)
+    except OSError as exc:
+        raise click.ClickException(f"cannot listen on {host}:{port}: {exc.strerror or exc}") from exc
+    sock.set_inheritable(True)
+    return sock

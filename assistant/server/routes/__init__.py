@@ -1,0 +1,18 @@
+"""One router per resource; `ROUTERS` is the order the app includes them in."""
+
+from __future__ import annotations
+
+from fastapi import APIRouter
+
+from assistant.server.routes import ask, documents, feedback, health, search, web
+
+ROUTERS: tuple[APIRouter, ...] = (
+    health.router,
+    ask.router,
+    search.router,
+    documents.router,
+    feedback.router,
+    web.router,
+)
+
+__all__ = ["ROUTERS", "documents"]
