@@ -8,7 +8,9 @@ import os
 import click
 
 from assistant.cli.ask_cmd import ask_command
+from assistant.cli.eval_cmd import eval_group
 from assistant.cli.index_cmd import index_group
+from assistant.cli.serve_cmd import serve_command
 from assistant.cli.slack_cmd import slack
 
 
@@ -27,3 +29,5 @@ def main(verbose: bool) -> None:
 main.add_command(index_group)
 main.add_command(ask_command)
 main.add_command(slack)
+main.add_command(eval_group)
+main.add_command(serve_command)
