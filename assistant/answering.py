@@ -19,7 +19,7 @@ from typing import Protocol
 import numpy as np
 
 from assistant.answer_types import answer_type, can_answer
-from assistant.lexical import content_terms
+from assistant.lexical import STOPWORDS, content_terms
 from assistant.models import Answer, Citation, Passage
 from assistant.store import ChunkRow, SentenceRow, Snapshot
 
@@ -33,6 +33,8 @@ RUNNER_UP_RATIO = 0.85
 #: two sentences this similar say the same thing; keep one
 DUPLICATE_SIMILARITY = 0.9
 MAX_ANSWER_WORDS = 90
+#: confidence lost when none of the question's names and numbers occur in the evidence
+MISSING_KEY_TERM_PENALTY = 0.4
 
 #: a sentence opening like this leans on the one before it ("They can use ...", "However, ...")
 _OPENS_WITH_REFERENCE = re.compile(
@@ -47,6 +49,7 @@ _DEMONSTRATIVE = re.compile(r"\b(this|these|such|the said|the same) [a-z]+", re.
 #: how many sentences back an answer may reach for the antecedent of a reference
 MAX_ANTECEDENTS = 2
 _WHITESPACE = re.compile(r"\s+")
+_KEY_TERM = re.compile(r"\b[A-Z][\w'’-]*|\b\d[\d,.]*\b")
 
 
 @dataclass(slots=True)
@@ -134,10 +137,35 @@ def collect_candidates(context: ComposeContext) -> list[_Candidate]:
     return candidates
 
 
-def confidence(candidates: Sequence[_Candidate]) -> float:
-    """How well the best sentence that can answer the question matches it (0 when none can)."""
-    fitting = [c.score for c in candidates if c.fits_type]
-    return max(fitting, default=0.0)
+def key_terms(question: str) -> set[str]:
+    """Names and numbers the question mentions (capitalised words after the first, digits)."""
+    found = set()
+    for match in _KEY_TERM.finditer(question):
+        if match.start() == 0:
+            continue
+        term = match.group(0).lower().replace("’", "'").removesuffix("'s").rstrip(".,")
+        if term and term not in STOPWORDS:
+            found.add(term)
+    return found
+
+
+def confidence(candidates: Sequence[_Candidate], context: ComposeContext) -> float:
+    """How well the best sentence that can answer the question supports it (0 when none can).
+
+    The best sentence's score, lowered by the share of the question's names and numbers that
+    its document's retrieved passages never mention: a question about "the 1994 treaty" is not
+    answered by a passage about the 1987 one, however similar the two are.
+    """
+    fitting = [c for c in candidates if c.fits_type]
+    if not fitting:
+        return 0.0
+    best = max(fitting, key=lambda c: c.score)
+    keys = key_terms(context.question)
+    if not keys:
+        return best.score
+    evidence = " ".join(c.row.text for c in context.chunks if c.row.doc_id == best.row.doc_id).lower()
+    missing = sum(1 for term in keys if term not in evidence) / len(keys)
+    return best.score - MISSING_KEY_TERM_PENALTY * missing
 
 
 def _is_duplicate(candidate: _Candidate, chosen: Sequence[_Candidate]) -> bool:
@@ -222,8 +250,11 @@ class ExtractiveComposer:
     def compose(self, context: ComposeContext, abstain_threshold: float) -> Answer:
         snapshot = context.snapshot
         candidates = collect_candidates(context)
-        if confidence(candidates) < abstain_threshold:
-            return abstention(context)
+        score = round(confidence(candidates, context), 4)
+        if score < abstain_threshold:
+            answer = abstention(context)
+            answer.confidence = score
+            return answer
         chosen = _select(candidates, self.max_sentences)
         rows = _with_antecedents(chosen, snapshot)
         meta = snapshot.document_meta(row.doc_id for row, _ in rows)
@@ -254,6 +285,7 @@ class ExtractiveComposer:
             abstained=False,
             citations=citations,
             passages=context.passages,
+            confidence=score,
         )
 
 

@@ -78,6 +78,9 @@ class Answer(BaseModel):
     passages: list[Passage] = Field(default_factory=list)
     timings_ms: dict[str, float] = Field(default_factory=dict)
     composer: Literal["extractive", "llm"] = "extractive"
+    confidence: float | None = Field(
+        None, description="the extractive composer's evidence score; it abstains below the threshold"
+    )
 
 
 class SearchFilters(BaseModel):
