@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+import re
 import threading
 import time
 from collections.abc import Iterator, Sequence
@@ -32,6 +33,8 @@ if TYPE_CHECKING:
     from assistant.feedback import FeedbackStore
 
 log = logging.getLogger(__name__)
+
+_LONE_SURROGATE = re.compile("[\ud800-\udfff]")
 
 #: earlier questions of a conversation that are added to a follow-up's retrieval query
 HISTORY_TURNS = 2
@@ -123,6 +126,11 @@ class Assistant:
     def _validate(self, question: str) -> str:
         if not isinstance(question, str) or not question.strip():
             raise InvalidQuestionError("the question is empty; ask something in words")
+        if _LONE_SURROGATE.search(question):
+            raise InvalidQuestionError(
+                "the question contains invalid characters (unpaired UTF-16 surrogates); "
+                "send it as valid Unicode text"
+            )
         limit = self.settings.max_question_chars
         if len(question) > limit:
             raise InvalidQuestionError(

@@ -37,3 +37,7 @@ class IndexBusyError(AssistantError):
 
 class ModelLoadError(AssistantError):
     """The embedding model cannot be loaded (wrong name or path, or it needs a hub we cannot reach)."""
+
+
+class IndexWriteError(AssistantError):
+    """A new snapshot could not be written (disk full, I/O error); the live index is unchanged."""

@@ -14,7 +14,9 @@ complete snapshot, so readers see either the old index or the new one, never a m
 from __future__ import annotations
 
 import contextlib
+import errno
 import fcntl
+import hashlib
 import json
 import logging
 import os
@@ -32,7 +34,7 @@ from typing import Any
 import faiss
 import numpy as np
 
-from assistant.errors import IndexBusyError, IndexCorruptError, IndexNotFoundError
+from assistant.errors import IndexBusyError, IndexCorruptError, IndexNotFoundError, IndexWriteError
 from assistant.lexical import content_terms
 
 log = logging.getLogger(__name__)
@@ -42,6 +44,11 @@ CURRENT_FILE = "CURRENT"
 SNAPSHOTS_DIR = "snapshots"
 KEEP_SNAPSHOTS = 3
 REBUILD_HINT = "rebuild it with `assistant index build --rebuild --index-dir {dir}`"
+#: Test hook for crash tests: with ASSISTANT_TEST_PAUSE_AT=<point> a writer touches
+#: `<index_dir>/.paused-<point>` at that step of commit() and sleeps there, so a test can SIGKILL
+#: it at exactly that moment. Unset (always, outside tests) it costs one dict lookup per point.
+PAUSE_ENV = "ASSISTANT_TEST_PAUSE_AT"
+PAUSE_POINTS = ("before_commit", "before_manifest", "before_rename", "before_swap", "after_swap")
 
 _SCHEMA = [
     # migration 1
@@ -102,24 +109,28 @@ class Manifest:
     sentences: int = 0
     created_at: str = ""
     snapshot: str = ""
+    #: file name -> SHA-256 of the snapshot's data files, verified at load (absent in older builds)
+    checksums: dict[str, str] = field(default_factory=dict)
     extra: dict[str, Any] = field(default_factory=dict)
 
     @classmethod
     def read(cls, path: Path, index_dir: Path) -> Manifest:
         try:
             data = json.loads(path.read_text(encoding="utf-8"))
-            manifest = cls(**data)
+            if not isinstance(data, dict):
+                raise ValueError("not a JSON object")
+            version = data.get("format_version")
+            # Checked before the fields: a newer format may have fields this version lacks.
+            if isinstance(version, int) and version > FORMAT_VERSION:
+                raise IndexCorruptError(
+                    f"index at {index_dir} has format version {version}, newer than this version "
+                    f"understands ({FORMAT_VERSION}); upgrade, or " + REBUILD_HINT.format(dir=index_dir)
+                )
+            return cls(**data)
         except (OSError, ValueError, TypeError) as exc:
             raise IndexCorruptError(
                 f"index manifest {path} is unreadable ({exc}); " + REBUILD_HINT.format(dir=index_dir)
             ) from exc
-        if manifest.format_version > FORMAT_VERSION:
-            raise IndexCorruptError(
-                f"index at {index_dir} has format version {manifest.format_version}, newer than "
-                f"this version understands ({FORMAT_VERSION}); upgrade, or "
-                + REBUILD_HINT.format(dir=index_dir)
-            )
-        return manifest
 
     def write(self, path: Path) -> None:
         _write_durably(path, json.dumps(asdict(self), indent=2).encode("utf-8"))
@@ -179,6 +190,33 @@ def _fsync_file(path: Path) -> None:
         os.fsync(handle.fileno())
 
 
+def file_checksum(path: Path) -> str:
+    """SHA-256 of a file, read in blocks (a damaged page anywhere changes it)."""
+    with open(path, "rb") as handle:
+        return hashlib.file_digest(handle, "sha256").hexdigest()
+
+
+def _write_error(exc: BaseException, index_dir: Path) -> IndexWriteError:
+    """A clear message for a failed write; ENOSPC and SQLite's "disk is full" say so."""
+    full = (isinstance(exc, OSError) and exc.errno in (errno.ENOSPC, errno.EDQUOT)) or (
+        "full" in str(exc).lower() or "no space" in str(exc).lower()
+    )
+    reason = "the disk is full" if full else f"{type(exc).__name__}: {exc}"
+    return IndexWriteError(
+        f"could not write the new index snapshot in {index_dir} ({reason}); the index is "
+        "unchanged. Free some space (or fix the file system) and run the build again"
+    )
+
+
+def _pause_for_tests(point: str, index_dir: Path) -> None:
+    """Stop at `point` when PAUSE_ENV names it (see PAUSE_ENV); a no-op otherwise."""
+    if os.environ.get(PAUSE_ENV) != point:
+        return
+    (index_dir / f".paused-{point}").touch()
+    log.warning("test hook: writer paused at %s", point)
+    time.sleep(3600)
+
+
 def _new_faiss_index(dimension: int) -> faiss.Index:
     return faiss.IndexIDMap2(faiss.IndexFlatIP(dimension))
 
@@ -194,6 +232,7 @@ class Snapshot:
         if not self.path.is_dir():
             raise IndexCorruptError(f"index snapshot {self.path} is missing; {hint}")
         self.manifest = Manifest.read(self.path / "manifest.json", index_dir)
+        self._verify_checksums(hint)
         try:
             self.vectors: faiss.Index = faiss.read_index(str(self.path / "vectors.faiss"))
         except (RuntimeError, OSError) as exc:
@@ -216,6 +255,18 @@ class Snapshot:
                 f"database in {self.path} holds {count} chunks, the manifest says "
                 f"{self.manifest.chunks}; {hint}"
             )
+
+    def _verify_checksums(self, hint: str) -> None:
+        """Catch damage anywhere in the data files at load, not deep inside a later query."""
+        for name, expected in self.manifest.checksums.items():
+            try:
+                actual = file_checksum(self.path / name)
+            except OSError as exc:
+                raise IndexCorruptError(f"{name} in {self.path} is unreadable ({exc}); {hint}") from exc
+            if actual != expected:
+                raise IndexCorruptError(
+                    f"{name} in {self.path} is damaged (its checksum does not match the manifest); {hint}"
+                )
 
     def close(self) -> None:
         with self._lock:
@@ -415,13 +466,27 @@ class IndexStore:
         with open(self.index_dir / ".lock", "a+") as lock_handle:
             _acquire(lock_handle, lock_timeout, self.index_dir)
             self._remove_abandoned()
-            writer = SnapshotWriter(self, manifest, fresh)
+            try:
+                writer = SnapshotWriter(self, manifest, fresh)
+            except BaseException as exc:
+                self._remove_abandoned()
+                if isinstance(exc, OSError | sqlite3.OperationalError):
+                    raise _write_error(exc, self.index_dir) from exc
+                raise
             try:
                 yield writer
-            except BaseException:
+                if not writer.changed:
+                    # Nothing was added or removed: keep serving the live snapshot as it is.
+                    writer.discard()
+                    return
+                writer.commit()
+            except BaseException as exc:
                 writer.discard()
+                if isinstance(exc, OSError | sqlite3.OperationalError) or (
+                    isinstance(exc, RuntimeError) and "write" in str(exc).lower()  # faiss I/O errors
+                ):
+                    raise _write_error(exc, self.index_dir) from exc
                 raise
-            writer.commit()
             self._collect_garbage()
 
     def _remove_abandoned(self) -> None:
@@ -464,6 +529,8 @@ class SnapshotWriter:
         self.tmp_path.mkdir()
         self.manifest = manifest
         current = None if fresh else store.current_name()
+        #: whether this snapshot differs from the live one (a new or fresh index always does)
+        self.changed = current is None
         db_path = self.tmp_path / "store.sqlite"
         self.live_manifest: Manifest | None = None
         if current is not None:
@@ -529,6 +596,7 @@ class SnapshotWriter:
         doc = self.db.execute("SELECT text FROM documents WHERE doc_id = ?", (doc_id,)).fetchone()
         if doc is None:
             return False
+        self.changed = True
         if rows:
             self.vectors.remove_ids(np.asarray([r[0] for r in rows], dtype=np.int64))  # type: ignore[arg-type]
             self.db.executemany(
@@ -557,6 +625,7 @@ class SnapshotWriter:
         chunks: Sequence[NewChunk],
         chunk_vectors: np.ndarray,
     ) -> None:
+        self.changed = True
         self.db.execute(
             "INSERT INTO documents (doc_id, title, source, source_key, content_hash, text, pages,"
             " metadata, chunks, indexed_at) VALUES (?,?,?,?,?,?,?,?,?,?)",
@@ -627,6 +696,8 @@ class SnapshotWriter:
 
     def commit(self) -> None:
         """Make the snapshot durable, then swap CURRENT to it (the only visible step)."""
+        index_dir = self.store.index_dir
+        _pause_for_tests("before_commit", index_dir)
         db = self.db
         (docs,) = db.execute("SELECT count(*) FROM documents").fetchone()
         (chunks,) = db.execute("SELECT count(*) FROM chunks").fetchone()
@@ -635,6 +706,10 @@ class SnapshotWriter:
         db.execute("PRAGMA journal_mode = DELETE")
         db.close()
         faiss.write_index(self.vectors, str(self.tmp_path / "vectors.faiss"))
+        _pause_for_tests("before_manifest", index_dir)
+        self.manifest.checksums = {
+            name: file_checksum(self.tmp_path / name) for name in ("store.sqlite", "vectors.faiss")
+        }
         self.manifest.documents = docs
         self.manifest.chunks = chunks
         self.manifest.sentences = sentences
@@ -645,13 +720,16 @@ class SnapshotWriter:
         for name in ("store.sqlite", "vectors.faiss"):
             _fsync_file(self.tmp_path / name)
         _fsync_dir(self.tmp_path)
-        final = self.store.index_dir / SNAPSHOTS_DIR / self.name
+        _pause_for_tests("before_rename", index_dir)
+        final = index_dir / SNAPSHOTS_DIR / self.name
         os.replace(self.tmp_path, final)
         _fsync_dir(final.parent)
-        pointer = self.store.index_dir / f"{CURRENT_FILE}.tmp"
+        pointer = index_dir / f"{CURRENT_FILE}.tmp"
         _write_durably(pointer, self.name.encode("utf-8"))
-        os.replace(pointer, self.store.index_dir / CURRENT_FILE)
-        _fsync_dir(self.store.index_dir)
+        _pause_for_tests("before_swap", index_dir)
+        os.replace(pointer, index_dir / CURRENT_FILE)
+        _fsync_dir(index_dir)
+        _pause_for_tests("after_swap", index_dir)
         log.info("committed snapshot %s: %d documents, %d chunks", self.name, docs, chunks)
 
     def discard(self) -> None:

@@ -10,6 +10,7 @@ from __future__ import annotations
 import io
 import logging
 import re
+import time
 import zipfile
 from collections.abc import Callable, Iterator
 from pathlib import Path
@@ -27,8 +28,14 @@ SUPPORTED_EXTENSIONS: frozenset[str] = frozenset(
 
 # A title longer than this is a paragraph, not a title.
 MAX_TITLE_CHARS = 120
-# A DOCX (a zip) may not inflate beyond this many times the file-size limit.
+# A DOCX (a zip) may not inflate beyond this many times the file-size limit, nor beyond an
+# absolute cap: python-docx holds every part in memory, so the cap bounds a zip bomb's memory.
 DOCX_INFLATE_FACTOR = 20
+MAX_DOCX_INFLATED_BYTES = 200_000_000
+# Text extraction from a PDF page is pure Python and slow (~50 kB/s of drawing instructions), so
+# a tiny compressed PDF can hold hours of work: cap each page's instructions and the total time.
+MAX_PDF_PAGE_CONTENT_BYTES = 1_000_000
+PDF_TIME_BUDGET_SECONDS = 60.0
 
 _Reader = Callable[[bytes, Path, int], LoadedDocument]
 
@@ -42,9 +49,7 @@ def load_file(path: Path, max_bytes: int = 50_000_000) -> LoadedDocument:
     reader = _READERS.get(extension)
     if reader is None:
         supported = " ".join(sorted(SUPPORTED_EXTENSIONS))
-        raise LoadError(
-            f"unsupported file type '{extension or path.name}': supported are {supported}"
-        )
+        raise LoadError(f"unsupported file type '{extension or path.name}': supported are {supported}")
     try:
         size = path.stat().st_size
         if not path.is_file():
@@ -63,13 +68,9 @@ def load_file(path: Path, max_bytes: int = 50_000_000) -> LoadedDocument:
     except LoadError:
         raise
     except RecursionError as exc:
-        raise LoadError(
-            f"corrupt {extension[1:].upper()} file: structure nested too deeply"
-        ) from exc
+        raise LoadError(f"corrupt {extension[1:].upper()} file: structure nested too deeply") from exc
     except Exception as exc:  # a parser's own error must not escape as a crash
-        raise LoadError(
-            f"corrupt {extension[1:].upper()} file ({type(exc).__name__}: {exc})"
-        ) from exc
+        raise LoadError(f"corrupt {extension[1:].upper()} file ({type(exc).__name__}: {exc})") from exc
     if not document.text.strip():
         raise LoadError("empty file: it contains only whitespace, no text")
     log.debug("loaded %s: %d chars, title %r", path, len(document.text), document.title)
@@ -243,20 +244,41 @@ def _read_pdf(data: bytes, path: Path, max_bytes: int) -> LoadedDocument:
     if encrypted and not _try_empty_password(reader):
         raise LoadError("encrypted PDF: remove the password and re-add it")
     try:
-        page_texts = [page.extract_text() or "" for page in reader.pages]
+        page_texts = _pdf_page_texts(reader)
         metadata_title = _pdf_metadata_title(reader)
+    except LoadError:
+        raise
     except RecursionError as exc:
         raise LoadError("corrupt PDF: object structure nested too deeply") from exc
     except Exception as exc:
         raise LoadError(f"corrupt PDF: {type(exc).__name__}: {exc}") from exc
     text, pages = join_pages(page_texts)
     if not text.strip():
-        raise LoadError(
-            "PDF has no extractable text (a scanned image?): run OCR on it first, then re-add it"
-        )
+        raise LoadError("PDF has no extractable text (a scanned image?): run OCR on it first, then re-add it")
     title = metadata_title or _clean_title(_first_nonempty_line(text)) or title_from_filename(path)
     metadata = {"format": "pdf", "page_count": len(page_texts)}
     return LoadedDocument(text=text, title=title, source=str(path), pages=pages, metadata=metadata)
+
+
+def _pdf_page_texts(reader: Any) -> list[str]:
+    """Each page's text, refusing pages and files that would take unbounded time to read."""
+    deadline = time.monotonic() + PDF_TIME_BUDGET_SECONDS
+    texts: list[str] = []
+    for number, page in enumerate(reader.pages, start=1):
+        if time.monotonic() > deadline:
+            raise LoadError(
+                f"PDF takes too long to read: still at page {number} after "
+                f"{PDF_TIME_BUDGET_SECONDS:.0f} s; split it or convert it to text first"
+            )
+        contents = page.get_contents()
+        size = len(contents.get_data()) if contents is not None else 0
+        if size > MAX_PDF_PAGE_CONTENT_BYTES:
+            raise LoadError(
+                f"PDF page {number} holds {size:,} bytes of drawing instructions (the limit is "
+                f"{MAX_PDF_PAGE_CONTENT_BYTES:,}): a decompression bomb or a drawing, not text"
+            )
+        texts.append(page.extract_text() or "")
+    return texts
 
 
 def _try_empty_password(reader: Any) -> bool:
@@ -299,12 +321,7 @@ def join_pages(page_texts: list[str]) -> tuple[str, list[tuple[int, int, int]]]:
             continue
         if parts:
             previous = parts[-1]
-            if (
-                len(previous) >= 2
-                and previous.endswith("-")
-                and previous[-2].isalpha()
-                and page[0].islower()
-            ):
+            if len(previous) >= 2 and previous.endswith("-") and previous[-2].isalpha() and page[0].islower():
                 parts[-1] = previous[:-1]
                 length -= 1
                 start, _, prev_number = pages[-1]
@@ -355,9 +372,7 @@ def _read_docx(data: bytes, path: Path, max_bytes: int) -> LoadedDocument:
     title = (
         _clean_title(core_title)
         or _clean_title(heading)
-        or (
-            first_paragraph if first_paragraph and len(first_paragraph) <= MAX_TITLE_CHARS else None
-        )
+        or (first_paragraph if first_paragraph and len(first_paragraph) <= MAX_TITLE_CHARS else None)
         or title_from_filename(path)
     )
     return LoadedDocument(text=text, title=title, source=str(path), metadata={"format": "docx"})
@@ -373,11 +388,9 @@ def _check_docx_archive(data: bytes, max_bytes: int) -> None:
     if not any(member.filename == "word/document.xml" for member in members):
         raise LoadError("corrupt DOCX: word/document.xml is missing (not a Word document)")
     inflated = sum(member.file_size for member in members)
-    limit = DOCX_INFLATE_FACTOR * max_bytes
+    limit = min(DOCX_INFLATE_FACTOR * max_bytes, MAX_DOCX_INFLATED_BYTES)
     if inflated > limit:
-        raise LoadError(
-            f"DOCX too large: it would decompress to {inflated:,} bytes, the limit is {limit:,}"
-        )
+        raise LoadError(f"DOCX too large: it would decompress to {inflated:,} bytes, the limit is {limit:,}")
 
 
 def _docx_table_rows(table: Any) -> Iterator[str]:

@@ -19,6 +19,7 @@ from assistant.errors import (
     IndexBusyError,
     IndexCorruptError,
     IndexNotFoundError,
+    IndexWriteError,
     InvalidQuestionError,
     LoadError,
     ModelMismatchError,
@@ -36,6 +37,7 @@ STATUS_BY_ERROR: tuple[tuple[type[AssistantError], int], ...] = (
     (IndexBusyError, 503),
     (IndexNotFoundError, 503),
     (IndexCorruptError, 503),
+    (IndexWriteError, 503),
     (ModelMismatchError, 503),
 )
 RETRY_AFTER_SECONDS = "5"
