@@ -42,13 +42,9 @@ _NEVER_FINAL = _words(
     "e.g i.e cf vs viz fig figs vol pp approx ca esp incl dept mt messrs mme mlle"
 )
 # Precede a number ("No. 5", "Art. 2", "Jan. 5"): no end when a digit follows.
-_BEFORE_NUMBER = _words(
-    "no nos art arts sec ch para jan feb mar apr jun jul aug sep sept oct nov dec"
-)
+_BEFORE_NUMBER = _words("no nos art arts sec ch para jan feb mar apr jun jul aug sep sept oct nov dec")
 # Can end a sentence, but usually do not: end only before a typical sentence opener.
-_RARELY_FINAL = _words(
-    "jr sr inc ltd co corp bros jan feb mar apr jun jul aug sep sept oct nov dec"
-)
+_RARELY_FINAL = _words("jr sr inc ltd co corp bros jan feb mar apr jun jul aug sep sept oct nov dec")
 _SENTENCE_OPENERS = _words(
     "a an the this that these those it its he she they we i you his her their our my "
     "but and or so yet however meanwhile moreover furthermore therefore thus still also "

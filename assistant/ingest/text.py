@@ -43,9 +43,7 @@ def decode_bytes(data: bytes) -> str:
             try:
                 return data.decode(encoding)
             except UnicodeDecodeError as exc:
-                raise LoadError(
-                    f"binary file, not text (invalid {encoding}: {exc.reason})"
-                ) from exc
+                raise LoadError(f"binary file, not text (invalid {encoding}: {exc.reason})") from exc
     _refuse_binary(data)
     for encoding in ("utf-8", "cp1252"):
         try:
