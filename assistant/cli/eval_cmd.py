@@ -143,6 +143,12 @@ def _composer_overrides(composer: str) -> dict[str, Any]:
     help="Answer composer to evaluate.",
 )
 @click.option(
+    "--abstain-threshold",
+    type=float,
+    default=None,
+    help="Override ASSISTANT_ABSTAIN_THRESHOLD for this run.",
+)
+@click.option(
     "--failures",
     "failures_shown",
     type=click.IntRange(0),
@@ -164,6 +170,7 @@ def run_command(
     mode: str,
     depth: int,
     composer: str,
+    abstain_threshold: float | None,
     failures_shown: int,
 ) -> None:
     """Run every question of GOLD through the assistant and report the metrics."""
@@ -174,7 +181,9 @@ def run_command(
     thresholds = _thresholds(minimums, True, "--min") + _thresholds(maximums, False, "--max")
     old = rep.load_report(compare) if compare else None
     records = load_gold(gold)[:limit]
-    assistant = load_assistant(index_dir, **_composer_overrides(composer))
+    assistant = load_assistant(
+        index_dir, abstain_threshold=abstain_threshold, **_composer_overrides(composer)
+    )
     check_against_index(records, assistant)
     config = RunConfig(top_k=top_k, mode=mode, depth=depth, composer=composer)  # type: ignore[arg-type]
     run = Evaluator(assistant, config).run(records, str(gold), _progress("evaluating"))
@@ -340,6 +349,8 @@ def calibrate_command(
     for cells in [header, *table]:
         click.echo("  ".join(c.rjust(w) for c, w in zip(cells, widths, strict=True)))
     best = best_threshold(rows)
+    if len(rows) > 2 and best.threshold in (rows[0].threshold, rows[-1].threshold):
+        click.echo("\nthe best value is at the edge of the grid: widen --thresholds to see past it")
     click.echo(
         f"\nmost accurate: {best.threshold:g} (accuracy {best.accuracy:.3f}); "
         f"current ASSISTANT_ABSTAIN_THRESHOLD = {current:g}"

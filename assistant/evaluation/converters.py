@@ -116,18 +116,18 @@ def convert_squad(
     answerable: list[dict[str, Any]] = []
     unanswerable: list[dict[str, Any]] = []
     for question in _read_jsonl(source / "questions.jsonl"):
-        doc_id = doc_ids.get(question["passage_id"])
-        if doc_id is None:
-            raise EvalError(f"question {question['id']} names unknown passage")
+        paragraph = doc_ids.get(question["passage_id"])
+        if paragraph is None:
+            raise EvalError(f"question {question['id']} names an unknown passage")
         record: dict[str, Any] = {"id": question["id"], "question": question["question"]}
         if question["is_impossible"]:
-            record |= {"answerable": False, "category": "unanswerable", "paragraph": doc_id}
+            record |= {"answerable": False, "category": "unanswerable", "paragraph": paragraph}
             unanswerable.append(record)
         else:
             record |= {
                 "answerable": True,
                 "answers": list(question["answers"]),
-                "evidence_docs": [doc_id],
+                "evidence_docs": [paragraph],
                 "category": "answerable",
             }
             answerable.append(record)

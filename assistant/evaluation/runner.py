@@ -144,6 +144,7 @@ class Evaluator:
         progress: Callable[[int, int], None] | None = None,
     ) -> EvalRun:
         """Evaluate every record; one that raises is recorded as an error, never aborts the run."""
+        self._warm_up(records)
         results: list[QuestionResult] = []
         for done, record in enumerate(records, start=1):
             results.append(self.evaluate_one(record))
@@ -165,6 +166,15 @@ class Evaluator:
             metrics=aggregate(results),
             by_category=aggregate_by_category(results),
         )
+
+    def _warm_up(self, records: Sequence[GoldRecord]) -> None:
+        """One untimed search, so the first question's latency does not include loading the model."""
+        if not records:
+            return
+        try:
+            self.assistant.search(records[0].question, top_k=1)
+        except Exception:  # the question itself will report the problem
+            log.debug("warm-up search failed", exc_info=True)
 
     def evaluate_one(self, record: GoldRecord) -> QuestionResult:
         """Ask (unless retrieval-only), search for the retrieval metrics, and score."""
