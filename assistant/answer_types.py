@@ -30,9 +30,11 @@ _QUESTION_PATTERNS: list[tuple[AnswerType, re.Pattern[str]]] = [
     ),
     (
         AnswerType.DATE,
+        # "when" asks for a date only as the question word ("When was ...", "Since when ...");
+        # inside a clause ("... when she was in school") it does not.
         re.compile(
-            r"\b(when|what (year|date|day|month|decade|century|time)|which (year|date|day|month|"
-            r"decade|century)|since when|until when|how long ago)\b",
+            r"^\W*(when|since when|until when|how long ago)\b|\b(what|which) (year|date|day|month|"
+            r"decade|century|time of year)\b|\bin what year\b",
             re.I,
         ),
     ),

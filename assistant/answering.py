@@ -33,6 +33,8 @@ RUNNER_UP_RATIO = 0.85
 #: two sentences this similar say the same thing; keep one
 DUPLICATE_SIMILARITY = 0.9
 MAX_ANSWER_WORDS = 90
+#: a line this short with no closing punctuation is a heading, not an answer
+HEADING_MAX_WORDS = 10
 #: confidence lost when none of the question's names and numbers occur in the evidence
 MISSING_KEY_TERM_PENALTY = 0.4
 
@@ -49,6 +51,7 @@ _DEMONSTRATIVE = re.compile(r"\b(this|these|such|the said|the same) [a-z]+", re.
 #: how many sentences back an answer may reach for the antecedent of a reference
 MAX_ANTECEDENTS = 2
 _WHITESPACE = re.compile(r"\s+")
+_CLOSING = re.compile(r"[.!?…:;\"”’')\]]$")
 _KEY_TERM = re.compile(r"\b[A-Z][\w'’-]*|\b\d[\d,.]*\b")
 
 
@@ -131,7 +134,8 @@ def collect_candidates(context: ComposeContext) -> list[_Candidate]:
                     text=sentence_text,
                     similarity=float(sentence.embedding @ context.query_vector),
                     coverage=_coverage(weights, set(content_terms(sentence_text))),
-                    fits_type=can_answer(kind, sentence_text, context.question),
+                    fits_type=not looks_like_heading(sentence_text)
+                    and can_answer(kind, sentence_text, context.question),
                 )
             )
     return candidates
@@ -147,6 +151,11 @@ def key_terms(question: str) -> set[str]:
         if term and term not in STOPWORDS:
             found.add(term)
     return found
+
+
+def looks_like_heading(sentence: str) -> bool:
+    """A title or heading line: short and without closing punctuation; it answers nothing."""
+    return len(sentence.split()) <= HEADING_MAX_WORDS and not _CLOSING.search(sentence)
 
 
 def confidence(candidates: Sequence[_Candidate], context: ComposeContext) -> float:

@@ -190,7 +190,7 @@ class Assistant:
 
     def composer(self, name: str | None = None) -> Composer:
         """The composer to use: `name`, else the LLM one when ASSISTANT_LLM is set, else extractive."""
-        chosen = name or ("llm" if self.settings.llm else "extractive")
+        chosen = name or self.settings.composer or ("llm" if self.settings.llm else "extractive")
         if chosen not in self._composers:
             if chosen != "llm":
                 raise InvalidQuestionError(f"unknown composer '{chosen}'; use extractive or llm")

@@ -55,6 +55,7 @@ class Settings(BaseSettings):
     public_url: str | None = None
 
     # Optional LLM composer
+    composer: Literal["extractive", "llm"] | None = None
     llm: str | None = None
     llm_base_url: str | None = None
     llm_api_key: SecretStr | None = None
