@@ -156,7 +156,8 @@ def test_megabyte_of_text_is_linear() -> None:
     for text in (unbroken, prose):
         started = time.perf_counter()
         spans = split_sentences(text)
-        assert time.perf_counter() - started < 1.0
+        # generous bound: linear splitting takes well under a second; a quadratic one takes minutes
+        assert time.perf_counter() - started < 15.0
         assert_invariants(text, spans)
     assert len(split_sentences(unbroken)) == 1000
 
