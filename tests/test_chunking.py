@@ -13,9 +13,7 @@ from assistant.models import ChunkSpan, Span
 from tests.conftest import CORPUS_DIR
 
 
-def assert_chunk_invariants(
-    text: str, chunks: list[ChunkSpan], chunk_size: int, overlap: int
-) -> None:
+def assert_chunk_invariants(text: str, chunks: list[ChunkSpan], chunk_size: int, overlap: int) -> None:
     sentences = split_sentences(text)
     covered: list[Span] = []
     for chunk in chunks:
@@ -88,8 +86,6 @@ _WORDS = st.sampled_from(["alpha", "U.S.", "Mr.", "beta.", "Gamma?", "\n\n", " "
 
 @settings(max_examples=200, deadline=None)
 @given(st.lists(_WORDS, max_size=80), st.integers(20, 400), st.integers(0, 3))
-def test_invariants_hold_for_generated_text(
-    words: list[str], chunk_size: int, overlap: int
-) -> None:
+def test_invariants_hold_for_generated_text(words: list[str], chunk_size: int, overlap: int) -> None:
     text = " ".join(words)
     assert_chunk_invariants(text, chunk_document(text, chunk_size, overlap), chunk_size, overlap)

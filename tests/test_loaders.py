@@ -248,8 +248,7 @@ def test_docx_paragraphs_tables_and_heading_title(tmp_path: Path) -> None:
     document = load_file(_make_docx(tmp_path / "memo.docx"))
     assert document.title == "Memo"
     assert document.text == (
-        "Memo\n\nThe first paragraph says hello.\n\nCountry\nCapital\n\nIran\nTehran"
-        "\n\nAfter the table."
+        "Memo\n\nThe first paragraph says hello.\n\nCountry\nCapital\n\nIran\nTehran\n\nAfter the table."
     )
     assert document.metadata["format"] == "docx"
 
@@ -274,9 +273,7 @@ def test_corrupt_docx_is_refused(tmp_path: Path) -> None:
     with zipfile.ZipFile(good) as source, zipfile.ZipFile(bad_xml, "w") as target:
         for item in source.infolist():
             data = source.read(item)
-            target.writestr(
-                item, b"<w:document><broken" if "document.xml" in item.filename else data
-            )
+            target.writestr(item, b"<w:document><broken" if "document.xml" in item.filename else data)
     with pytest.raises(LoadError, match="corrupt DOCX"):
         load_file(bad_xml)
 
@@ -347,9 +344,7 @@ def test_missing_file_and_directory(tmp_path: Path) -> None:
         load_file(folder)
 
 
-def test_deeply_nested_pdf_is_refused_not_crashed(
-    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
-) -> None:
+def test_deeply_nested_pdf_is_refused_not_crashed(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     # Write raw content-stream operands: an array nested 50,000 levels deep.
     monkeypatch.setattr(sys.modules[__name__], "_pdf_string", lambda text: text)
     path = write_pdf(tmp_path / "deep.pdf", [["(Hello.)", "[" * 50_000 + "]" * 50_000]])

@@ -112,10 +112,7 @@ def test_paragraph_break_ends_an_unpunctuated_paragraph_before_a_capital() -> No
 
 
 def test_numbered_list_marker_starts_but_does_not_end_a_sentence() -> None:
-    text = (
-        "Three principles follow.\n\n1. Striking a balance: Since then it held. He spoke.\n"
-        "2. Next item"
-    )
+    text = "Three principles follow.\n\n1. Striking a balance: Since then it held. He spoke.\n2. Next item"
     assert sentences(text) == [
         "Three principles follow.",
         "1. Striking a balance: Since then it held.",
