@@ -20,7 +20,7 @@ run: setup
 
 lint: setup
 	$(BIN)/ruff check .
-	$(BIN)/ruff format --check assistant tests bench
+	$(BIN)/ruff format --check $(wildcard assistant tests bench)
 	$(BIN)/mypy assistant
 
 ## Lint, type-check, the whole test suite (real model, FAISS, HTTP, Chromium; includes the eval gate)
