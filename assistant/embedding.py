@@ -1,4 +1,13 @@
-"""Sentence embeddings: one Protocol, a sentence-transformers implementation for bulk indexing."""
+"""Sentence embeddings: one Protocol, a sentence-transformers implementation for bulk indexing.
+
+Indexing needs a vector per chunk (retrieval) and per sentence (the composer scores sentences).
+Encoding each sentence on its own would run the model over every token twice. Instead
+`SentenceTransformerEmbedder.embed_with_spans` runs it once per chunk and derives each
+sentence's vector from the same pass ("late pooling"): the mean of the chunk's token
+embeddings inside the sentence's character span (found with the tokenizer's offsets),
+L2-normalised. The chunk's own vector is the ordinary mean over all its tokens, identical to
+`encode`. Measurements and the quality check behind this choice: bench/RESULTS.md.
+"""
 
 from __future__ import annotations
 
@@ -6,7 +15,8 @@ import logging
 import os
 import threading
 from collections.abc import Sequence
-from typing import Any, Protocol
+from pathlib import Path
+from typing import Any, Protocol, runtime_checkable
 
 import numpy as np
 
@@ -14,6 +24,8 @@ from assistant.errors import ModelLoadError
 from assistant.settings import resolve_model_path
 
 log = logging.getLogger(__name__)
+
+Span = tuple[int, int]
 
 
 class Embedder(Protocol):
@@ -25,6 +37,15 @@ class Embedder(Protocol):
     def dimension(self) -> int: ...
 
     def embed(self, texts: Sequence[str]) -> np.ndarray: ...
+
+
+@runtime_checkable
+class SpanEmbedder(Protocol):
+    """An Embedder that can also pool vectors of character spans from one pass over each text."""
+
+    def embed_with_spans(
+        self, texts: Sequence[str], spans: Sequence[Sequence[Span]]
+    ) -> tuple[np.ndarray, list[np.ndarray]]: ...
 
 
 _MODEL_CACHE: dict[tuple[str, str], Any] = {}
@@ -54,14 +75,118 @@ def _load_model(name: str, device: str) -> Any:
         return _MODEL_CACHE[key]
 
 
+def _normalize(vectors: np.ndarray) -> np.ndarray:
+    norms = np.linalg.norm(vectors, axis=1, keepdims=True)
+    return np.ascontiguousarray(vectors / np.maximum(norms, 1e-12), dtype=np.float32)
+
+
+class _LatePooler:
+    """Token-level access to a mean-pooling sentence-transformers model (Transformer, Pooling
+    'mean', optional Normalize): one forward pass, any number of pooled spans."""
+
+    def __init__(self, model: Any, folder: Path, batch_size: int) -> None:
+        from tokenizers import Tokenizer
+
+        self.transformer = model[0].auto_model
+        self.max_length = int(model.max_seq_length)
+        self.batch_size = batch_size
+        tokenizer_file = folder / "tokenizer.json"
+        if not tokenizer_file.is_file():
+            raise OSError(f"no tokenizer.json in {folder}")
+        self.tokenizer = Tokenizer.from_file(str(tokenizer_file))
+        self.tokenizer.no_padding()
+        self.tokenizer.enable_truncation(self.max_length)
+
+    @classmethod
+    def create(cls, model: Any, folder: Path, batch_size: int) -> _LatePooler | None:
+        """None when the model is not a plain mean-pooling text model (then spans are encoded)."""
+        names = [type(module).__name__ for module in model]
+        if names not in (["Transformer", "Pooling"], ["Transformer", "Pooling", "Normalize"]):
+            return None
+        pooling = model[1]
+        mode = getattr(pooling, "pooling_mode", None)
+        if mode is None and getattr(pooling, "pooling_mode_mean_tokens", False):
+            mode = "mean"
+        if mode != "mean" or getattr(pooling, "include_prompt", True) is False:
+            return None
+        try:
+            return cls(model, folder, batch_size)
+        except (OSError, ValueError, AttributeError) as exc:
+            log.info("late pooling unavailable (%s); sentences are encoded on their own", exc)
+            return None
+
+    def run(
+        self, texts: Sequence[str], spans: Sequence[Sequence[Span]]
+    ) -> tuple[np.ndarray, list[np.ndarray], list[tuple[int, int]]]:
+        """Text vectors, span vectors (NaN rows where a span lies beyond the truncated text),
+        and the (text, span) positions of those uncovered spans."""
+        import torch
+
+        encodings = self.tokenizer.encode_batch(list(texts))
+        text_vectors = np.zeros((len(texts), self.transformer.config.hidden_size), dtype=np.float32)
+        span_vectors = [np.full((len(s), text_vectors.shape[1]), np.nan, dtype=np.float32) for s in spans]
+        uncovered: list[tuple[int, int]] = []
+        order = sorted(range(len(texts)), key=lambda i: len(encodings[i].ids))
+        with torch.inference_mode():
+            for first in range(0, len(order), self.batch_size):
+                batch = order[first : first + self.batch_size]
+                width = max(len(encodings[i].ids) for i in batch)
+                ids = np.zeros((len(batch), width), dtype=np.int64)
+                mask = np.zeros((len(batch), width), dtype=np.int64)
+                types = np.zeros((len(batch), width), dtype=np.int64)
+                for row, i in enumerate(batch):
+                    enc = encodings[i]
+                    ids[row, : len(enc.ids)] = enc.ids
+                    mask[row, : len(enc.ids)] = 1
+                    types[row, : len(enc.ids)] = enc.type_ids
+                device = self.transformer.device
+                hidden = (
+                    self.transformer(
+                        input_ids=torch.from_numpy(ids).to(device),
+                        attention_mask=torch.from_numpy(mask).to(device),
+                        token_type_ids=torch.from_numpy(types).to(device),
+                    )
+                    .last_hidden_state.float()
+                    .cpu()
+                    .numpy()
+                )
+                for row, i in enumerate(batch):
+                    n = len(encodings[i].ids)
+                    tokens = hidden[row, :n]
+                    text_vectors[i] = tokens.mean(axis=0)
+                    if spans[i]:
+                        self._pool_spans(tokens, encodings[i].offsets, spans[i], span_vectors[i])
+                        missing = np.flatnonzero(np.isnan(span_vectors[i][:, 0])).tolist()
+                        uncovered.extend((i, j) for j in missing)
+        return _normalize(text_vectors), span_vectors, uncovered
+
+    @staticmethod
+    def _pool_spans(
+        tokens: np.ndarray, offsets: Sequence[Span], spans: Sequence[Span], out: np.ndarray
+    ) -> None:
+        starts = np.fromiter((o[0] for o in offsets), dtype=np.int64, count=len(offsets))
+        ends = np.fromiter((o[1] for o in offsets), dtype=np.int64, count=len(offsets))
+        real = ends > starts  # special tokens have empty offsets
+        last_end = int(ends[real].max()) if real.any() else 0
+        bounds = np.asarray(spans, dtype=np.int64)
+        inside = real[None, :] & (starts[None, :] < bounds[:, 1:2]) & (ends[None, :] > bounds[:, 0:1])
+        # A span running past the last kept token was cut by truncation: leave it NaN.
+        complete = (bounds[:, 1] <= last_end) & inside.any(axis=1)
+        weights = inside[complete].astype(np.float32)
+        weights /= weights.sum(axis=1, keepdims=True)
+        out[complete] = _normalize(weights @ tokens)
+
+
 class SentenceTransformerEmbedder:
     """sentence-transformers over torch; loaded on first use so serving need not import torch."""
 
-    def __init__(self, model_name: str, batch_size: int = 64, device: str = "cpu") -> None:
+    def __init__(self, model_name: str, batch_size: int = 16, device: str = "cpu") -> None:
         self.model_name = model_name
         self.batch_size = batch_size
         self.device = device
         self._model: Any = None
+        self._pooler: _LatePooler | None = None
+        self._pooler_tried = False
         self._lock = threading.Lock()
 
     def _load(self) -> Any:
@@ -93,3 +218,37 @@ class SentenceTransformerEmbedder:
             show_progress_bar=False,
         )
         return np.ascontiguousarray(vectors, dtype=np.float32)
+
+    def _late_pooler(self) -> _LatePooler | None:
+        model = self._load()
+        with self._lock:
+            if not self._pooler_tried:
+                folder = Path(resolve_model_path(self.model_name))
+                self._pooler = _LatePooler.create(model, folder, self.batch_size)
+                self._pooler_tried = True
+        return self._pooler
+
+    def embed_with_spans(
+        self, texts: Sequence[str], spans: Sequence[Sequence[Span]]
+    ) -> tuple[np.ndarray, list[np.ndarray]]:
+        """Vectors of `texts` and, for each text, of its character `spans` (offsets into it),
+        from one forward pass per text. A span the model never saw (beyond its 256-token
+        window) is encoded on its own, as is every span of a model without mean pooling."""
+        if len(spans) != len(texts):
+            raise ValueError(f"got {len(texts)} texts but {len(spans)} span lists")
+        pooler = self._late_pooler()
+        if pooler is None:
+            flat = [text[s:e] for text, text_spans in zip(texts, spans, strict=True) for s, e in text_spans]
+            vectors = self.embed([*texts, *flat])
+            span_vectors, offset = [], len(texts)
+            for text_spans in spans:
+                span_vectors.append(vectors[offset : offset + len(text_spans)])
+                offset += len(text_spans)
+            return vectors[: len(texts)], span_vectors
+        text_vectors, span_vectors, uncovered = pooler.run(texts, spans)
+        if uncovered:
+            log.debug("%d spans lie beyond the model's window; encoding them on their own", len(uncovered))
+            extra = self.embed([texts[i][spans[i][j][0] : spans[i][j][1]] for i, j in uncovered])
+            for (i, j), vector in zip(uncovered, extra, strict=True):
+                span_vectors[i][j] = vector
+        return text_vectors, span_vectors

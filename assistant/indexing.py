@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import hashlib
 import logging
 import time
 from collections.abc import Callable, Iterable, Sequence
@@ -11,12 +10,12 @@ from pathlib import Path
 
 import numpy as np
 
-from assistant.embedding import Embedder
+from assistant.embedding import Embedder, SpanEmbedder
 from assistant.errors import AssistantError, LoadError
 from assistant.ingest import SUPPORTED_EXTENSIONS, chunk_document, load_file
 from assistant.models import IndexReport, LoadedDocument, SkippedFile
 from assistant.settings import Settings
-from assistant.store import IndexStore, Manifest, NewChunk, SnapshotWriter
+from assistant.store import IndexStore, Manifest, NewChunk, SnapshotWriter, file_checksum
 
 log = logging.getLogger(__name__)
 
@@ -24,6 +23,15 @@ Progress = Callable[[int, int, str], None]
 
 #: documents embedded per batch: big enough to fill the model's batches, small enough for memory
 DOCS_PER_BATCH = 256
+
+#: how sentence vectors are made (recorded in the manifest): pooled from the chunk's pass,
+#: or each sentence encoded on its own (embedders without token access, e.g. test fakes)
+LATE_POOLED = "late-pooled"
+ENCODED = "encoded"
+
+
+def sentence_vector_mode(embedder: Embedder) -> str:
+    return LATE_POOLED if isinstance(embedder, SpanEmbedder) else ENCODED
 
 
 @dataclass(slots=True)
@@ -63,14 +71,6 @@ def find_files(paths: Iterable[Path]) -> tuple[list[Path], list[SkippedFile]]:
                 reason = f"unsupported file type '{path.suffix or '(none)'}' (supported: {supported})"
                 skipped.append(SkippedFile(path=str(path), reason=reason))
     return files, skipped
-
-
-def file_digest(path: Path) -> str:
-    digest = hashlib.sha256()
-    with open(path, "rb") as handle:
-        for block in iter(lambda: handle.read(1 << 20), b""):
-            digest.update(block)
-    return digest.hexdigest()
 
 
 def _page_of(pages: Sequence[tuple[int, int, int]], offset: int) -> int | None:
@@ -121,6 +121,62 @@ def _embed_unique(embedder: Embedder, texts: list[str]) -> np.ndarray:
     return vectors[[unique[t] for t in texts]] if texts else vectors
 
 
+def _embed_encoded(embedder: Embedder, batch: list[_Prepared]) -> tuple[list[_Vectors], int]:
+    """Chunks and sentences each encoded on their own (any Embedder can do this)."""
+    texts: list[str] = []
+    for item in batch:
+        texts.extend(c.text for c in item.chunks)
+        texts.extend(item.doc.text[s:e] for s, e in item.sentence_spans)
+    vectors = _embed_unique(embedder, texts)
+    out, offset = [], 0
+    for item in batch:
+        n_chunks, n_sentences = len(item.chunks), len(item.sentence_spans)
+        chunk_vectors = vectors[offset : offset + n_chunks]
+        sentence_vectors = vectors[offset + n_chunks : offset + n_chunks + n_sentences]
+        out.append(_Vectors(chunk_vectors, sentence_vectors))
+        offset += n_chunks + n_sentences
+    return out, len(set(texts))
+
+
+def _embed_late_pooled(embedder: SpanEmbedder, batch: list[_Prepared]) -> tuple[list[_Vectors], int]:
+    """One model pass per distinct chunk; each sentence's vector is pooled from the chunk
+    pass(es) that hold it (the mean of them where overlapping chunks share a sentence)."""
+    keys: dict[tuple[str, tuple[tuple[int, int], ...]], int] = {}
+    texts: list[str] = []
+    spans: list[list[tuple[int, int]]] = []
+    where: list[list[int]] = []
+    for item in batch:
+        rows = []
+        for chunk in item.chunks:
+            relative = tuple(
+                (s - chunk.start, e - chunk.start)
+                for s, e in item.sentence_spans[chunk.first_sentence : chunk.last_sentence + 1]
+            )
+            key = (chunk.text, relative)
+            if key not in keys:
+                keys[key] = len(texts)
+                texts.append(chunk.text)
+                spans.append(list(relative))
+            rows.append(keys[key])
+        where.append(rows)
+    chunk_vectors, span_vectors = embedder.embed_with_spans(texts, spans)
+    out = []
+    for item, rows in zip(batch, where, strict=True):
+        sums = np.zeros((len(item.sentence_spans), chunk_vectors.shape[1]), dtype=np.float32)
+        for chunk, row in zip(item.chunks, rows, strict=True):
+            sums[chunk.first_sentence : chunk.last_sentence + 1] += span_vectors[row]
+        norms = np.linalg.norm(sums, axis=1, keepdims=True)
+        sentence_vectors = np.ascontiguousarray(sums / np.maximum(norms, 1e-12), dtype=np.float32)
+        out.append(_Vectors(chunk_vectors[rows], sentence_vectors))
+    return out, len(texts)
+
+
+@dataclass(slots=True)
+class _Vectors:
+    chunks: np.ndarray
+    sentences: np.ndarray
+
+
 def _unique_doc_id(writer: SnapshotWriter, stem: str, reserved: set[str]) -> str:
     candidate, n = stem, 1
     while writer.doc_id_taken(candidate) or candidate in reserved:
@@ -132,19 +188,13 @@ def _unique_doc_id(writer: SnapshotWriter, stem: str, reserved: set[str]) -> str
 def _write_batch(
     writer: SnapshotWriter, embedder: Embedder, batch: list[_Prepared], report: IndexReport
 ) -> None:
-    texts: list[str] = []
-    for item in batch:
-        texts.extend(c.text for c in item.chunks)
-        texts.extend(item.doc.text[s:e] for s, e in item.sentence_spans)
-    vectors = _embed_unique(embedder, texts)
-    report.embedded_texts += len(set(texts))
-    offset = 0
+    if sentence_vector_mode(embedder) == LATE_POOLED:
+        vectors, embedded = _embed_late_pooled(embedder, batch)  # type: ignore[arg-type]
+    else:
+        vectors, embedded = _embed_encoded(embedder, batch)
+    report.embedded_texts += embedded
     reserved: set[str] = set()
-    for item in batch:
-        n_chunks, n_sentences = len(item.chunks), len(item.sentence_spans)
-        chunk_vectors = vectors[offset : offset + n_chunks]
-        sentence_vectors = vectors[offset + n_chunks : offset + n_chunks + n_sentences]
-        offset += n_chunks + n_sentences
+    for item, item_vectors in zip(batch, vectors, strict=True):
         if item.replaces is not None:
             writer.remove_document(item.replaces)
             doc_id = item.replaces
@@ -166,9 +216,9 @@ def _write_batch(
             pages=item.doc.pages,
             metadata=metadata,
             sentence_spans=item.sentence_spans,
-            sentence_vectors=sentence_vectors,
+            sentence_vectors=item_vectors.sentences,
             chunks=item.chunks,
-            chunk_vectors=chunk_vectors,
+            chunk_vectors=item_vectors.chunks,
         )
 
 
@@ -186,6 +236,7 @@ def build_index(
     started = time.perf_counter()
     files, skipped = find_files(paths)
     report = IndexReport(skipped=skipped)
+    manifest.extra = {**manifest.extra, "sentence_vectors": sentence_vector_mode(embedder)}
     with store.writer(manifest, fresh=rebuild) as writer:
         known = writer.documents_by_source()
         same_chunking = writer.chunking_matches()
@@ -203,7 +254,7 @@ def build_index(
                 continue
             seen_keys.add(source_key)
             try:
-                digest = file_digest(path)
+                digest = file_checksum(path)
             except OSError as exc:
                 report.skipped.append(SkippedFile(path=str(path), reason=f"cannot read: {exc}"))
                 continue
