@@ -14,7 +14,12 @@ import numpy as np
 
 from assistant.answering import ComposeContext, Composer, ExtractiveComposer, RetrievedChunk
 from assistant.embedding import Embedder, SentenceTransformerEmbedder
-from assistant.errors import DocumentNotFoundError, InvalidQuestionError, ModelMismatchError
+from assistant.errors import (
+    DocumentNotFoundError,
+    IndexCorruptError,
+    InvalidQuestionError,
+    ModelMismatchError,
+)
 from assistant.indexing import Progress, build_index, remove_document
 from assistant.lexical import content_terms
 from assistant.models import (
@@ -25,6 +30,7 @@ from assistant.models import (
     Passage,
     SearchFilters,
 )
+from assistant.query_embedding import QueryEmbedder, TorchQueryEmbedder, make_query_embedder
 from assistant.retrieval import SearchMode, retrieve
 from assistant.settings import Settings
 from assistant.store import FORMAT_VERSION, IndexStore, Manifest, Snapshot, chunk_key
@@ -38,6 +44,8 @@ _LONE_SURROGATE = re.compile("[\ud800-\udfff]")
 
 #: earlier questions of a conversation that are added to a follow-up's retrieval query
 HISTORY_TURNS = 2
+#: a reader retries opening the newest snapshot this many times while writers retire them
+OPEN_ATTEMPTS = 5
 #: a question with fewer content words than this is read together with the earlier turns
 FOLLOW_UP_MIN_TERMS = 3
 
@@ -58,10 +66,11 @@ class Assistant:
     ) -> None:
         self.index_dir = Path(index_dir)
         self.settings = settings
-        self.store = IndexStore(self.index_dir)
+        self.store = IndexStore(self.index_dir, settings.faiss_index, settings.faiss_exact_max)
         self.embedder: Embedder = embedder or SentenceTransformerEmbedder(
             settings.embedding_model, batch_size=settings.embedding_batch_size
         )
+        self._query_embedder: QueryEmbedder | None = None
         self.extractive = ExtractiveComposer(settings.max_answer_sentences)
         self._composers: dict[str, Composer] = {"extractive": composer or self.extractive}
         self._snapshot: Snapshot | None = None
@@ -110,11 +119,25 @@ class Assistant:
         with self._swap_lock:
             if self._snapshot is not None and self._snapshot.name == name:
                 return False
-            snapshot = Snapshot(self.index_dir, name)
+            snapshot = self._open_snapshot(name)
             self._check_model(snapshot.manifest)
             self._snapshot = snapshot
             log.info("now serving snapshot %s", name)
             return True
+
+    def _open_snapshot(self, name: str) -> Snapshot:
+        """Open snapshot `name`; if a writer retired it meanwhile (faster writers than this
+        reader can commit KEEP_SNAPSHOTS times between reading CURRENT and opening the files),
+        open the newer current one instead. Damage to a snapshot that is still current raises."""
+        for _ in range(OPEN_ATTEMPTS - 1):
+            try:
+                return Snapshot(self.index_dir, name)
+            except IndexCorruptError:
+                newer = self.store.current_name()
+                if newer is None or newer == name:
+                    raise
+                name = newer
+        return Snapshot(self.index_dir, name)
 
     def snapshot(self) -> Snapshot | None:
         """The snapshot new requests should use (after picking up any newer one)."""
@@ -145,8 +168,25 @@ class Assistant:
             raise InvalidQuestionError(f"top_k must be between 1 and 100, got {top_k!r}")
         return value
 
+    @property
+    def query_embedder(self) -> QueryEmbedder:
+        """Embeds questions: the int8 ONNX export unless ASSISTANT_QUERY_EMBEDDER says otherwise
+        (built on first use, so opening an index imports neither torch nor onnxruntime)."""
+        if self._query_embedder is None:
+            with self._swap_lock:
+                if self._query_embedder is None:
+                    if isinstance(self.embedder, SentenceTransformerEmbedder):
+                        self._query_embedder = make_query_embedder(self.settings, self.embedder)
+                    else:  # an embedder of the caller's own: questions must go through it too
+                        self._query_embedder = TorchQueryEmbedder(self.embedder)
+        return self._query_embedder
+
+    @query_embedder.setter
+    def query_embedder(self, embedder: QueryEmbedder) -> None:
+        self._query_embedder = embedder
+
     def embed_query(self, text: str) -> np.ndarray:
-        return self.embedder.embed([text])[0]
+        return self.query_embedder.embed([text])[0]
 
     def _context(
         self,
@@ -315,6 +355,8 @@ class Assistant:
                 progress=progress,
             )
             self.refresh()
+            # export the query model now, while torch is loaded anyway (no-op once cached)
+            _ = self.query_embedder
             return report
 
     def remove_document(self, doc_id: str) -> None:

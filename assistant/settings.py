@@ -24,8 +24,10 @@ class Settings(BaseSettings):
     index_dir: Path = Path("index")
     corpus_dir: Path = Path("corpus")
     embedding_model: str = BUNDLED_MODEL
-    embedding_batch_size: int = Field(64, ge=1, le=4096)
+    embedding_batch_size: int = Field(16, ge=1, le=4096)
     query_embedder: Literal["auto", "onnx", "torch"] = "auto"
+    onnx_cache_dir: Path | None = Field(None, description="where ONNX query models are exported")
+    onnx_threads: int = Field(1, ge=1, le=64, description="onnxruntime threads per query")
     chunk_size: int = Field(600, ge=100, le=20_000, description="target chunk length, characters")
     chunk_overlap_sentences: int = Field(1, ge=0, le=5)
     max_file_bytes: int = Field(50_000_000, ge=1)
