@@ -31,11 +31,11 @@ from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
 
-import faiss
 import numpy as np
 
 from assistant.errors import IndexBusyError, IndexCorruptError, IndexNotFoundError, IndexWriteError
 from assistant.lexical import content_terms
+from assistant.vector_index import VectorIndex, choose_kind
 
 log = logging.getLogger(__name__)
 
@@ -196,6 +196,27 @@ def file_checksum(path: Path) -> str:
         return hashlib.file_digest(handle, "sha256").hexdigest()
 
 
+#: files this process has already verified, keyed by (path, inode, size, mtime): a committed
+#: snapshot never changes, so a file is hashed once per process, not on every open (a writer
+#: opens the live snapshot too, and at a million chunks the files hold gigabytes)
+_VERIFIED: dict[tuple[str, int, int, int], str] = {}
+_VERIFIED_LOCK = threading.Lock()
+
+
+def verified_checksum(path: Path) -> str:
+    """file_checksum, remembered while the file's identity, size and mtime stay the same."""
+    info = path.stat()
+    key = (str(path.resolve()), info.st_ino, info.st_size, info.st_mtime_ns)
+    with _VERIFIED_LOCK:
+        known = _VERIFIED.get(key)
+    if known is not None:
+        return known
+    digest = file_checksum(path)
+    with _VERIFIED_LOCK:
+        _VERIFIED[key] = digest
+    return digest
+
+
 def _write_error(exc: BaseException, index_dir: Path) -> IndexWriteError:
     """A clear message for a failed write; ENOSPC and SQLite's "disk is full" say so."""
     full = (isinstance(exc, OSError) and exc.errno in (errno.ENOSPC, errno.EDQUOT)) or (
@@ -217,10 +238,6 @@ def _pause_for_tests(point: str, index_dir: Path) -> None:
     time.sleep(3600)
 
 
-def _new_faiss_index(dimension: int) -> faiss.Index:
-    return faiss.IndexIDMap2(faiss.IndexFlatIP(dimension))
-
-
 class Snapshot:
     """A committed, immutable index generation opened for reading (thread-safe)."""
 
@@ -234,13 +251,16 @@ class Snapshot:
         self.manifest = Manifest.read(self.path / "manifest.json", index_dir)
         self._verify_checksums(hint)
         try:
-            self.vectors: faiss.Index = faiss.read_index(str(self.path / "vectors.faiss"))
-        except (RuntimeError, OSError) as exc:
+            self.vectors = VectorIndex.read(self.path)
+        except (RuntimeError, OSError, ValueError) as exc:
             raise IndexCorruptError(f"vector file in {self.path} is damaged ({exc}); {hint}") from exc
-        if self.vectors.ntotal != self.manifest.chunks or self.vectors.d != self.manifest.dimension:
+        if (
+            self.vectors.live_count != self.manifest.chunks
+            or self.vectors.dimension != self.manifest.dimension
+        ):
             raise IndexCorruptError(
-                f"vector file in {self.path} holds {self.vectors.ntotal} vectors of dimension "
-                f"{self.vectors.d}, the manifest says {self.manifest.chunks} of "
+                f"vector file in {self.path} holds {self.vectors.live_count} vectors of dimension "
+                f"{self.vectors.dimension}, the manifest says {self.manifest.chunks} of "
                 f"{self.manifest.dimension}; {hint}"
             )
         self._lock = threading.Lock()
@@ -260,7 +280,7 @@ class Snapshot:
         """Catch damage anywhere in the data files at load, not deep inside a later query."""
         for name, expected in self.manifest.checksums.items():
             try:
-                actual = file_checksum(self.path / name)
+                actual = verified_checksum(self.path / name)
             except OSError as exc:
                 raise IndexCorruptError(f"{name} in {self.path} is unreadable ({exc}); {hint}") from exc
             if actual != expected:
@@ -287,20 +307,7 @@ class Snapshot:
         self, query: np.ndarray, k: int, allowed_ids: Sequence[int] | None = None
     ) -> list[tuple[int, float]]:
         """Nearest chunks by inner product (vectors are normalised, so cosine)."""
-        if self.vectors.ntotal == 0 or k <= 0:
-            return []
-        params = None
-        if allowed_ids is not None:
-            if not allowed_ids:
-                return []
-            # faiss's SWIG stubs do not know the keyword constructor or numpy id arrays
-            params = faiss.SearchParameters(  # type: ignore[call-arg]
-                sel=faiss.IDSelectorBatch(np.asarray(allowed_ids, dtype=np.int64))
-            )
-        scores, ids = self.vectors.search(
-            query.reshape(1, -1).astype(np.float32), min(k, self.vectors.ntotal), params=params
-        )
-        return [(int(i), float(s)) for i, s in zip(ids[0], scores[0], strict=True) if i >= 0]
+        return self.vectors.search(query, k, allowed_ids)
 
     def keyword_search(
         self, match: str, k: int, doc_ids: Sequence[str] | None = None
@@ -430,8 +437,11 @@ def chunk_key(doc_id: str, ord_: int) -> str:
 class IndexStore:
     """Finds, opens and writes snapshots of one index directory."""
 
-    def __init__(self, index_dir: Path) -> None:
+    def __init__(self, index_dir: Path, faiss_index: str = "auto", faiss_exact_max: int = 200_000) -> None:
         self.index_dir = Path(index_dir)
+        #: settings.faiss_index / faiss_exact_max: which vector index a commit leaves behind
+        self.faiss_index = faiss_index
+        self.faiss_exact_max = faiss_exact_max
 
     def current_name(self) -> str | None:
         try:
@@ -542,7 +552,7 @@ class SnapshotWriter:
                 with live._lock:
                     live._db.backup(target)
                 target.close()
-                self.vectors = faiss.clone_index(live.vectors)
+                self.vectors = live.vectors.clone()
             finally:
                 live.close()
             self.db = sqlite3.connect(db_path)
@@ -550,7 +560,8 @@ class SnapshotWriter:
             self.db = sqlite3.connect(db_path)
             self.db.executescript(_SCHEMA[0])
             self.db.execute(f"PRAGMA user_version = {len(_SCHEMA)}")
-            self.vectors = _new_faiss_index(manifest.dimension)
+            kind = choose_kind(store.faiss_index, 0, store.faiss_exact_max)
+            self.vectors = VectorIndex.create(kind, manifest.dimension)
         self.db.execute("PRAGMA journal_mode = OFF")
         self.db.execute("PRAGMA synchronous = OFF")
         self.db.execute("BEGIN")
@@ -598,7 +609,7 @@ class SnapshotWriter:
             return False
         self.changed = True
         if rows:
-            self.vectors.remove_ids(np.asarray([r[0] for r in rows], dtype=np.int64))  # type: ignore[arg-type]
+            self.vectors.remove(r[0] for r in rows)
             self.db.executemany(
                 "INSERT INTO chunks_fts(chunks_fts, rowid, text) VALUES('delete', ?, ?)", rows
             )
@@ -669,11 +680,7 @@ class SnapshotWriter:
             self.db.execute(
                 "INSERT INTO chunks_fts(rowid, text) VALUES (?, ?)", (cursor.lastrowid, chunk.text)
             )
-        if ids:
-            self.vectors.add_with_ids(
-                np.ascontiguousarray(chunk_vectors, dtype=np.float32),
-                np.asarray(ids, dtype=np.int64),
-            )
+        self.vectors.add(chunk_vectors, ids)
 
     def _update_term_df(self, sentences: Iterable[str], sign: int) -> None:
         counts: Counter[str] = Counter()
@@ -705,11 +712,12 @@ class SnapshotWriter:
         db.commit()
         db.execute("PRAGMA journal_mode = DELETE")
         db.close()
-        faiss.write_index(self.vectors, str(self.tmp_path / "vectors.faiss"))
+        # exact below faiss_exact_max, HNSW above; rebuilt when tombstones pile up
+        self.vectors = self.vectors.reorganised(self.store.faiss_index, self.store.faiss_exact_max)
+        files = ["store.sqlite", *(p.name for p in self.vectors.write(self.tmp_path))]
         _pause_for_tests("before_manifest", index_dir)
-        self.manifest.checksums = {
-            name: file_checksum(self.tmp_path / name) for name in ("store.sqlite", "vectors.faiss")
-        }
+        self.manifest.faiss_index = self.vectors.kind
+        self.manifest.checksums = {name: file_checksum(self.tmp_path / name) for name in files}
         self.manifest.documents = docs
         self.manifest.chunks = chunks
         self.manifest.sentences = sentences
@@ -717,7 +725,7 @@ class SnapshotWriter:
         self.manifest.created_at = time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime())
         self.manifest.format_version = FORMAT_VERSION
         self.manifest.write(self.tmp_path / "manifest.json")
-        for name in ("store.sqlite", "vectors.faiss"):
+        for name in files:
             _fsync_file(self.tmp_path / name)
         _fsync_dir(self.tmp_path)
         _pause_for_tests("before_rename", index_dir)

@@ -267,7 +267,7 @@ def _faiss_enospc(*args: Any, **kwargs: Any) -> None:
 
 
 INJECTIONS: dict[str, tuple[str, Callable[..., None]]] = {
-    "faiss-write": ("assistant.store.faiss.write_index", _faiss_enospc),
+    "faiss-write": ("assistant.vector_index.faiss.write_index", _faiss_enospc),
     "manifest-write": ("assistant.store._write_durably", _enospc),
     "folder-rename": ("assistant.store.os.replace", _enospc),
     "sqlite-copy": ("assistant.store.SnapshotWriter.__init__", _enospc),
