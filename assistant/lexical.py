@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import re
+from collections.abc import Mapping
 from functools import lru_cache
 
 import snowballstemmer
@@ -215,6 +216,13 @@ STOPWORDS = frozenset(
 )
 
 
+#: on large indexes keyword search leaves out question words found in more than this share of
+#: sentences (see fts_match_query) ...
+COMMON_TERM_SHARE = 0.02
+#: ... except the question's this-many rarest words, which are always searched
+MIN_KEPT_TERMS = 3
+
+
 def words(text: str) -> list[str]:
     """Lower-cased word tokens (letters and digits, inner apostrophes kept)."""
     return [w.lower().replace("’", "'") for w in _WORD.findall(text)]
@@ -230,10 +238,15 @@ def content_terms(text: str) -> list[str]:
     return [stem(w) for w in words(text) if w not in STOPWORDS]
 
 
-def fts_match_query(text: str, max_terms: int = 64) -> str | None:
+def fts_match_query(
+    text: str, max_terms: int = 64, document_frequency: Mapping[str, float] | None = None
+) -> str | None:
     """An FTS5 MATCH expression OR-ing the question's content words, each quoted (no syntax leaks).
 
-    Returns None when the text has no searchable word (only stop words or punctuation).
+    `document_frequency` (stem -> share of the index's sentences holding it) drops the words
+    common enough to add little to BM25 but many postings to read: at a hundred thousand
+    chunks OR-ing every word made keyword search the slowest part of a query. The rarest
+    MIN_KEPT_TERMS words are always kept. Returns None when the text has no searchable word.
     """
     seen: list[str] = []
     for word in words(text):
@@ -242,6 +255,10 @@ def fts_match_query(text: str, max_terms: int = 64) -> str | None:
         seen.append(word)
         if len(seen) >= max_terms:
             break
+    if document_frequency is not None and len(seen) > MIN_KEPT_TERMS:
+        share = {w: document_frequency.get(stem(w), 0.0) for w in seen}
+        rarest = set(sorted(seen, key=lambda w: share[w])[:MIN_KEPT_TERMS])
+        seen = [w for w in seen if w in rarest or share[w] <= COMMON_TERM_SHARE]
     if not seen:
         return None
     return " OR ".join('"' + w.replace('"', '""') + '"' for w in seen)
