@@ -263,11 +263,14 @@ class Snapshot:
                 f"{self.vectors.dimension}, the manifest says {self.manifest.chunks} of "
                 f"{self.manifest.dimension}; {hint}"
             )
-        self._lock = threading.Lock()
+        # One read-only connection per concurrent query, reused: SQLite runs them in parallel
+        # (it releases the GIL), where one shared connection made every request queue on it.
+        self._uri = f"file:{self.path / 'store.sqlite'}?mode=ro&immutable=1"
+        self._idle: list[sqlite3.Connection] = []
+        self._pool_lock = threading.Lock()
+        self._closed = False
         try:
-            uri = f"file:{self.path / 'store.sqlite'}?mode=ro&immutable=1"
-            self._db = sqlite3.connect(uri, uri=True, check_same_thread=False)
-            (count,) = self._db.execute("SELECT count(*) FROM chunks").fetchone()
+            (count,) = self._query_unchecked("SELECT count(*) FROM chunks")[0]
         except sqlite3.DatabaseError as exc:
             raise IndexCorruptError(f"database in {self.path} is damaged ({exc}); {hint}") from exc
         if count != self.manifest.chunks:
@@ -289,17 +292,45 @@ class Snapshot:
                 )
 
     def close(self) -> None:
-        with self._lock:
-            self._db.close()
+        """Close the idle connections; one still in use is closed when its query ends."""
+        with self._pool_lock:
+            self._closed = True
+            idle, self._idle = self._idle, []
+        for connection in idle:
+            connection.close()
+
+    @contextlib.contextmanager
+    def _connection(self) -> Iterator[sqlite3.Connection]:
+        with self._pool_lock:
+            connection = self._idle.pop() if self._idle else None
+        if connection is None:
+            connection = sqlite3.connect(self._uri, uri=True, check_same_thread=False)
+        try:
+            yield connection
+        finally:
+            with self._pool_lock:
+                keep = not self._closed
+                if keep:
+                    self._idle.append(connection)
+            if not keep:
+                connection.close()
+
+    def _query_unchecked(self, sql: str, params: Sequence[Any] = ()) -> list[tuple[Any, ...]]:
+        with self._connection() as connection:
+            return connection.execute(sql, params).fetchall()
 
     def _query(self, sql: str, params: Sequence[Any] = ()) -> list[tuple[Any, ...]]:
-        with self._lock:
-            try:
-                return self._db.execute(sql, params).fetchall()
-            except sqlite3.DatabaseError as exc:
-                raise IndexCorruptError(
-                    f"database in {self.path} is damaged ({exc}); " + REBUILD_HINT.format(dir=self.index_dir)
-                ) from exc
+        try:
+            return self._query_unchecked(sql, params)
+        except sqlite3.DatabaseError as exc:
+            raise IndexCorruptError(
+                f"database in {self.path} is damaged ({exc}); " + REBUILD_HINT.format(dir=self.index_dir)
+            ) from exc
+
+    def backup_to(self, target: sqlite3.Connection) -> None:
+        """Copy the whole database into `target` (a writer starts from the live snapshot)."""
+        with self._connection() as connection:
+            connection.backup(target)
 
     # --- retrieval primitives -------------------------------------------------------------
 
@@ -549,8 +580,7 @@ class SnapshotWriter:
             try:
                 self._check_compatible(live.manifest)
                 target = sqlite3.connect(db_path)
-                with live._lock:
-                    live._db.backup(target)
+                live.backup_to(target)
                 target.close()
                 self.vectors = live.vectors.clone()
             finally:
