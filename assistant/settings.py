@@ -42,6 +42,7 @@ class Settings(BaseSettings):
 
     # HTTP service
     host: str = "127.0.0.1"
+    worker_threads: int = Field(8, ge=1, le=1024, description="threads answering requests at once")
     port: int = Field(8000, ge=0, le=65535)
     cors_origins: list[str] = Field(default_factory=list)
     max_upload_bytes: int = Field(20_000_000, ge=1)

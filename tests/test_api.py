@@ -11,10 +11,12 @@ import sys
 import threading
 import time
 from collections.abc import Iterator
+from concurrent.futures import ThreadPoolExecutor
 from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
+import anyio.to_thread
 import httpx
 import pytest
 import uvicorn
@@ -194,6 +196,24 @@ def test_ask_returns_a_cited_verifiable_answer(client: TestClient) -> None:
     assert answer.id
     assert EXPECTED_DOC in {c.doc_id for c in answer.citations}
     assert_verifiable(answer, client)
+
+
+def test_requests_beyond_the_worker_threads_wait_in_line_and_are_answered(
+    sample_index_dir: Path, sample_assistant: Assistant
+) -> None:
+    app = app_on(sample_index_dir, sample_assistant, worker_threads=2)
+    with TestClient(app) as test_client:
+        limiter_tokens = test_client.portal.call(
+            lambda: anyio.to_thread.current_default_thread_limiter().total_tokens
+        )
+        with ThreadPoolExecutor(8) as pool:
+            codes = list(
+                pool.map(lambda _: test_client.post("/ask", json={"question": EXAMPLE_QUESTION}), range(8))
+            )
+
+    assert limiter_tokens == 2
+    assert [r.status_code for r in codes] == [200] * 8
+    assert all("598" in r.json()["answer"] for r in codes)
 
 
 def test_ask_respects_top_k_and_doc_filter(client: TestClient) -> None:

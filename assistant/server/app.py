@@ -7,6 +7,7 @@ from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from typing import Any, ClassVar
 
+import anyio.to_thread
 from fastapi import FastAPI, HTTPException
 from fastapi.middleware.cors import CORSMiddleware
 from fastapi.responses import JSONResponse
@@ -48,6 +49,10 @@ def create_app(settings: Settings | None = None, assistant: Assistant | None = N
 
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+        # Sync routes (ask, search) run in this thread pool. A few threads keep both cores busy
+        # (model and SQLite release the GIL); dozens only fight over the GIL and slow every
+        # answer, so more requests wait in line instead (bench/RESULTS.md, serving under load).
+        anyio.to_thread.current_default_thread_limiter().total_tokens = settings.worker_threads
         yield
         await run_in_threadpool(app.state.jobs.shutdown)
 
