@@ -18,9 +18,6 @@ RRF_K = 60
 #: each ranking is read this many times deeper than top_k before fusing
 DEPTH_FACTOR = 4
 MIN_DEPTH = 30
-#: from this many indexed sentences on, keyword search skips a question's common words: below
-#: it reading their postings costs microseconds and every word may help the ranking
-PRUNE_COMMON_TERMS_FROM = 50_000
 
 
 def reciprocal_rank_fusion(rankings: Sequence[Sequence[int]], k: int = RRF_K) -> list[tuple[int, float]]:
@@ -30,15 +27,6 @@ def reciprocal_rank_fusion(rankings: Sequence[Sequence[int]], k: int = RRF_K) ->
         for rank, item in enumerate(ranking, start=1):
             scores[item] = scores.get(item, 0.0) + 1.0 / (k + rank)
     return sorted(scores.items(), key=lambda pair: (-pair[1], pair[0]))
-
-
-def _term_shares(snapshot: Snapshot, text: str) -> dict[str, float] | None:
-    """Share of the index's sentences holding each stemmed question word, for large indexes only."""
-    total = snapshot.manifest.sentences
-    if total < PRUNE_COMMON_TERMS_FROM:
-        return None
-    counts = snapshot.document_frequencies(stem(w) for w in words(text))
-    return {term: count / total for term, count in counts.items()}
 
 
 def retrieve(
@@ -64,7 +52,8 @@ def retrieve(
                 dense_scores[i] = max(score, dense_scores.get(i, -1.0))
             rankings.append([i for i, _ in dense])
         if mode in ("hybrid", "keyword"):
-            match = fts_match_query(query_text, document_frequency=_term_shares(snapshot, query_text))
+            frequency = snapshot.document_frequencies(stem(w) for w in words(query_text))
+            match = fts_match_query(query_text, document_frequency=frequency)
             if match is not None:
                 rankings.append([i for i, _ in snapshot.keyword_search(match, depth, doc_ids)])
     if mode == "hybrid" or len(rankings) > 1:

@@ -1,10 +1,10 @@
-"""Keyword queries: every content word on small indexes, only the telling ones on large ones."""
+"""Keyword queries: every content word while that is cheap, the rarest ones when it is not."""
 
 from __future__ import annotations
 
 import sqlite3
 
-from assistant.lexical import MIN_KEPT_TERMS, fts_match_query, stem
+from assistant.lexical import KEYWORD_POSTING_BUDGET, fts_match_query, stem
 
 
 def _terms(match: str | None) -> list[str]:
@@ -21,23 +21,29 @@ def test_without_frequencies_every_content_word_is_searched() -> None:
     ]
 
 
-def test_common_words_are_dropped_when_frequencies_are_given() -> None:
-    shares = {stem("year"): 0.30, stem("first"): 0.12, stem("normans"): 0.001, stem("england"): 0.004}
-    shares[stem("conquer")] = 0.0005
-    match = fts_match_query("In what year did the Normans first conquer England?", document_frequency=shares)
-    assert _terms(match) == ["normans", "conquer", "england"]
+def test_every_word_is_kept_while_the_postings_fit_the_budget() -> None:
+    small = {stem(w): 40 for w in ("year", "normans", "conquer", "england")}
+    match = fts_match_query("What year did the Normans conquer England?", document_frequency=small)
+    assert _terms(match) == ["year", "normans", "conquer", "england"]
 
 
-def test_the_rarest_words_survive_even_when_all_are_common() -> None:
-    shares = {stem(w): 0.5 - i * 0.1 for i, w in enumerate(["year", "first", "people", "country"])}
-    terms = _terms(fts_match_query("year first people country", document_frequency=shares))
-    assert len(terms) == MIN_KEPT_TERMS
-    assert "year" not in terms  # the most common one goes
+def test_common_words_are_dropped_when_the_postings_exceed_the_budget() -> None:
+    frequency = {
+        stem("year"): KEYWORD_POSTING_BUDGET,
+        stem("first"): KEYWORD_POSTING_BUDGET - 1_000,
+        stem("normans"): 120,
+        stem("conquer"): 300,
+        stem("england"): 900,
+    }
+    match = fts_match_query(
+        "In what year did the Normans first conquer England?", document_frequency=frequency
+    )
+    assert _terms(match) == ["normans", "conquer", "england"]  # question order kept
 
 
-def test_short_questions_are_never_pruned() -> None:
-    shares = {stem("year"): 0.9, stem("war"): 0.8}
-    assert _terms(fts_match_query("which year war", document_frequency=shares)) == ["year", "war"]
+def test_the_rarest_word_is_searched_even_when_it_alone_exceeds_the_budget() -> None:
+    frequency = {stem("oxygen"): 10 * KEYWORD_POSTING_BUDGET, stem("power"): 20 * KEYWORD_POSTING_BUDGET}
+    assert _terms(fts_match_query("power oxygen", document_frequency=frequency)) == ["oxygen"]
 
 
 def test_quotes_in_words_cannot_break_the_fts_syntax() -> None:
