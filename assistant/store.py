@@ -20,6 +20,7 @@ import hashlib
 import json
 import logging
 import os
+import queue
 import shutil
 import sqlite3
 import threading
@@ -43,6 +44,8 @@ FORMAT_VERSION = 1
 CURRENT_FILE = "CURRENT"
 SNAPSHOTS_DIR = "snapshots"
 KEEP_SNAPSHOTS = 3
+#: read connections per open snapshot: queries beyond this many at once wait for one
+READ_CONNECTIONS = 4
 REBUILD_HINT = "rebuild it with `assistant index build --rebuild --index-dir {dir}`"
 #: Test hook for crash tests: with ASSISTANT_TEST_PAUSE_AT=<point> a writer touches
 #: `<index_dir>/.paused-<point>` at that step of commit() and sleeps there, so a test can SIGKILL
@@ -263,13 +266,17 @@ class Snapshot:
                 f"{self.vectors.dimension}, the manifest says {self.manifest.chunks} of "
                 f"{self.manifest.dimension}; {hint}"
             )
-        # One read-only connection per concurrent query, reused: SQLite runs them in parallel
-        # (it releases the GIL), where one shared connection made every request queue on it.
-        self._uri = f"file:{self.path / 'store.sqlite'}?mode=ro&immutable=1"
-        self._idle: list[sqlite3.Connection] = []
+        # A few read-only connections, opened now: SQLite runs their queries in parallel (it
+        # releases the GIL), where one shared connection made every request queue on it. All are
+        # opened up front because a writer may delete this snapshot's folder once it is retired;
+        # open files stay readable, a new open would fail.
+        self._idle: queue.SimpleQueue[sqlite3.Connection] = queue.SimpleQueue()
         self._pool_lock = threading.Lock()
         self._closed = False
         try:
+            uri = f"file:{self.path / 'store.sqlite'}?mode=ro&immutable=1"
+            for _ in range(READ_CONNECTIONS):
+                self._idle.put(sqlite3.connect(uri, uri=True, check_same_thread=False))
             (count,) = self._query_unchecked("SELECT count(*) FROM chunks")[0]
         except sqlite3.DatabaseError as exc:
             raise IndexCorruptError(f"database in {self.path} is damaged ({exc}); {hint}") from exc
@@ -295,25 +302,26 @@ class Snapshot:
         """Close the idle connections; one still in use is closed when its query ends."""
         with self._pool_lock:
             self._closed = True
-            idle, self._idle = self._idle, []
-        for connection in idle:
-            connection.close()
+        while True:
+            try:
+                self._idle.get_nowait().close()
+            except queue.Empty:
+                return
 
     @contextlib.contextmanager
     def _connection(self) -> Iterator[sqlite3.Connection]:
-        with self._pool_lock:
-            connection = self._idle.pop() if self._idle else None
-        if connection is None:
-            connection = sqlite3.connect(self._uri, uri=True, check_same_thread=False)
+        """A connection of the pool (waiting for one when all are busy)."""
+        if self._closed:
+            raise RuntimeError(f"snapshot {self.name} was closed")
+        connection = self._idle.get()
         try:
             yield connection
         finally:
             with self._pool_lock:
-                keep = not self._closed
-                if keep:
-                    self._idle.append(connection)
-            if not keep:
-                connection.close()
+                if self._closed:
+                    connection.close()
+                else:
+                    self._idle.put(connection)
 
     def _query_unchecked(self, sql: str, params: Sequence[Any] = ()) -> list[tuple[Any, ...]]:
         with self._connection() as connection:
