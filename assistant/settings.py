@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 from pathlib import Path
 from typing import Literal
 
@@ -42,7 +43,12 @@ class Settings(BaseSettings):
 
     # HTTP service
     host: str = "127.0.0.1"
-    worker_threads: int = Field(8, ge=1, le=1024, description="threads answering requests at once")
+    worker_threads: int = Field(
+        default_factory=lambda: max(os.cpu_count() or 1, 2),
+        ge=1,
+        le=1024,
+        description="requests worked on at once (default: CPU cores, at least 2)",
+    )
     port: int = Field(8000, ge=0, le=65535)
     cors_origins: list[str] = Field(default_factory=list)
     max_upload_bytes: int = Field(20_000_000, ge=1)

@@ -201,7 +201,7 @@ def test_ask_returns_a_cited_verifiable_answer(client: TestClient) -> None:
 def test_requests_beyond_the_worker_threads_wait_in_line_and_are_answered(
     sample_index_dir: Path, sample_assistant: Assistant
 ) -> None:
-    app = app_on(sample_index_dir, sample_assistant, worker_threads=2)
+    app = app_on(sample_index_dir, sample_assistant, worker_threads=3)
     with TestClient(app) as test_client:
         limiter_tokens = test_client.portal.call(
             lambda: anyio.to_thread.current_default_thread_limiter().total_tokens
@@ -211,7 +211,7 @@ def test_requests_beyond_the_worker_threads_wait_in_line_and_are_answered(
                 pool.map(lambda _: test_client.post("/ask", json={"question": EXAMPLE_QUESTION}), range(8))
             )
 
-    assert limiter_tokens == 2
+    assert limiter_tokens == 3
     assert [r.status_code for r in codes] == [200] * 8
     assert all("598" in r.json()["answer"] for r in codes)
 

@@ -49,9 +49,9 @@ def create_app(settings: Settings | None = None, assistant: Assistant | None = N
 
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
-        # Sync routes (ask, search) run in this thread pool. A few threads keep both cores busy
-        # (model and SQLite release the GIL); dozens only fight over the GIL and slow every
-        # answer, so more requests wait in line instead (bench/RESULTS.md, serving under load).
+        # Sync routes (ask, search) run in this thread pool. One thread per core keeps the cores
+        # busy (model and SQLite release the GIL); more only fight over the GIL and slow every
+        # answer, so further requests wait in line instead (bench/RESULTS.md, worker threads).
         anyio.to_thread.current_default_thread_limiter().total_tokens = settings.worker_threads
         yield
         await run_in_threadpool(app.state.jobs.shutdown)
