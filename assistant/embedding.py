@@ -43,6 +43,10 @@ class Embedder(Protocol):
 class SpanEmbedder(Protocol):
     """An Embedder that can also pool vectors of character spans from one pass over each text."""
 
+    def pools_spans(self) -> bool:
+        """Whether embed_with_spans works for this model (a plain mean-pooling one)."""
+        ...
+
     def embed_with_spans(
         self, texts: Sequence[str], spans: Sequence[Sequence[Span]]
     ) -> tuple[np.ndarray, list[np.ndarray]]: ...
@@ -228,23 +232,20 @@ class SentenceTransformerEmbedder:
                 self._pooler_tried = True
         return self._pooler
 
+    def pools_spans(self) -> bool:
+        return self._late_pooler() is not None
+
     def embed_with_spans(
         self, texts: Sequence[str], spans: Sequence[Sequence[Span]]
     ) -> tuple[np.ndarray, list[np.ndarray]]:
         """Vectors of `texts` and, for each text, of its character `spans` (offsets into it),
         from one forward pass per text. A span the model never saw (beyond its 256-token
-        window) is encoded on its own, as is every span of a model without mean pooling."""
+        window) is encoded on its own. Only for models where pools_spans() is true."""
         if len(spans) != len(texts):
             raise ValueError(f"got {len(texts)} texts but {len(spans)} span lists")
         pooler = self._late_pooler()
         if pooler is None:
-            flat = [text[s:e] for text, text_spans in zip(texts, spans, strict=True) for s, e in text_spans]
-            vectors = self.embed([*texts, *flat])
-            span_vectors, offset = [], len(texts)
-            for text_spans in spans:
-                span_vectors.append(vectors[offset : offset + len(text_spans)])
-                offset += len(text_spans)
-            return vectors[: len(texts)], span_vectors
+            raise ValueError(f"{self.model_name} is not a mean-pooling model: encode spans on their own")
         text_vectors, span_vectors, uncovered = pooler.run(texts, spans)
         if uncovered:
             log.debug("%d spans lie beyond the model's window; encoding them on their own", len(uncovered))

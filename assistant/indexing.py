@@ -31,7 +31,8 @@ ENCODED = "encoded"
 
 
 def sentence_vector_mode(embedder: Embedder) -> str:
-    return LATE_POOLED if isinstance(embedder, SpanEmbedder) else ENCODED
+    """How `embedder` makes sentence vectors (asked at the first batch: it may load the model)."""
+    return LATE_POOLED if isinstance(embedder, SpanEmbedder) and embedder.pools_spans() else ENCODED
 
 
 @dataclass(slots=True)
@@ -188,10 +189,12 @@ def _unique_doc_id(writer: SnapshotWriter, stem: str, reserved: set[str]) -> str
 def _write_batch(
     writer: SnapshotWriter, embedder: Embedder, batch: list[_Prepared], report: IndexReport
 ) -> None:
-    if sentence_vector_mode(embedder) == LATE_POOLED:
+    mode = sentence_vector_mode(embedder)
+    if mode == LATE_POOLED:
         vectors, embedded = _embed_late_pooled(embedder, batch)  # type: ignore[arg-type]
     else:
         vectors, embedded = _embed_encoded(embedder, batch)
+    writer.manifest.extra = {**writer.manifest.extra, "sentence_vectors": mode}
     report.embedded_texts += embedded
     reserved: set[str] = set()
     for item, item_vectors in zip(batch, vectors, strict=True):
@@ -236,8 +239,10 @@ def build_index(
     started = time.perf_counter()
     files, skipped = find_files(paths)
     report = IndexReport(skipped=skipped)
-    manifest.extra = {**manifest.extra, "sentence_vectors": sentence_vector_mode(embedder)}
     with store.writer(manifest, fresh=rebuild) as writer:
+        live_mode = writer.live_manifest.extra.get("sentence_vectors") if writer.live_manifest else None
+        if live_mode is not None:  # kept until a batch is embedded
+            manifest.extra = {**manifest.extra, "sentence_vectors": live_mode}
         known = writer.documents_by_source()
         same_chunking = writer.chunking_matches()
         if not same_chunking:

@@ -31,7 +31,7 @@ import numpy as np
 
 from assistant.errors import ModelLoadError
 from assistant.settings import resolve_model_path
-from assistant.store import file_checksum
+from assistant.store import file_checksum, lock_exclusively
 
 if TYPE_CHECKING:
     from assistant.embedding import Embedder
@@ -140,17 +140,8 @@ def _max_length(folder: Path) -> int:
 def _locked(path: Path, timeout: float = 900.0) -> Iterator[None]:
     path.parent.mkdir(parents=True, exist_ok=True)
     with open(path, "a+") as handle:
-        deadline = time.monotonic() + timeout
-        while True:
-            try:
-                fcntl.flock(handle.fileno(), fcntl.LOCK_EX | fcntl.LOCK_NB)
-                break
-            except BlockingIOError:
-                if time.monotonic() >= deadline:
-                    raise ModelLoadError(
-                        f"timed out waiting for another process exporting into {path.parent}"
-                    ) from None
-                time.sleep(0.1)
+        if not lock_exclusively(handle, timeout, poll=0.1):
+            raise ModelLoadError(f"timed out waiting for another process exporting into {path.parent}")
         try:
             yield
         finally:

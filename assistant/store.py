@@ -46,6 +46,8 @@ SNAPSHOTS_DIR = "snapshots"
 KEEP_SNAPSHOTS = 3
 #: read connections per open snapshot: queries beyond this many at once wait for one
 READ_CONNECTIONS = 4
+#: stemmed terms whose sentence frequency a snapshot remembers (the question vocabulary)
+DF_CACHE_TERMS = 100_000
 REBUILD_HINT = "rebuild it with `assistant index build --rebuild --index-dir {dir}`"
 #: Test hook for crash tests: with ASSISTANT_TEST_PAUSE_AT=<point> a writer touches
 #: `<index_dir>/.paused-<point>` at that step of commit() and sleeps there, so a test can SIGKILL
@@ -273,6 +275,7 @@ class Snapshot:
         self._idle: queue.SimpleQueue[sqlite3.Connection] = queue.SimpleQueue()
         self._pool_lock = threading.Lock()
         self._closed = False
+        self._df_cache: dict[str, int] = {}
         try:
             uri = f"file:{self.path / 'store.sqlite'}?mode=ro&immutable=1"
             for _ in range(READ_CONNECTIONS):
@@ -405,11 +408,21 @@ class Snapshot:
         return chunk_key(doc_id, rows[0][0] if rows else 0)
 
     def document_frequencies(self, terms: Iterable[str]) -> dict[str, int]:
-        unique = sorted(set(terms))
-        if not unique:
-            return {}
-        marks = ",".join("?" * len(unique))
-        return dict(self._query(f"SELECT term, df FROM term_df WHERE term IN ({marks})", unique))
+        """Sentences holding each stemmed term (absent: none). Remembered per snapshot, which
+        never changes: retrieval and the composer both ask for the question's terms."""
+        unique = set(terms)
+        with self._pool_lock:
+            known = {t: self._df_cache[t] for t in unique if t in self._df_cache}
+        missing = sorted(unique - known.keys())
+        if missing:
+            marks = ",".join("?" * len(missing))
+            found = dict(self._query(f"SELECT term, df FROM term_df WHERE term IN ({marks})", missing))
+            with self._pool_lock:
+                if len(self._df_cache) > DF_CACHE_TERMS:
+                    self._df_cache.clear()
+                self._df_cache.update({t: found.get(t, 0) for t in missing})
+            known.update(found)
+        return {t: n for t, n in known.items() if n}
 
     # --- documents ---------------------------------------------------------------------------
 
@@ -554,18 +567,24 @@ class IndexStore:
                 shutil.rmtree(self.index_dir / SNAPSHOTS_DIR / name, ignore_errors=True)
 
 
-def _acquire(handle: Any, timeout: float, index_dir: Path) -> None:
+def lock_exclusively(handle: Any, timeout: float, poll: float = 0.05) -> bool:
+    """Take an exclusive flock on an open file, waiting up to `timeout`; False if it timed out."""
     deadline = time.monotonic() + timeout
     while True:
         try:
             fcntl.flock(handle.fileno(), fcntl.LOCK_EX | fcntl.LOCK_NB)
-            return
+            return True
         except BlockingIOError:
             if time.monotonic() >= deadline:
-                raise IndexBusyError(
-                    f"another process is writing the index at {index_dir}; try again when it is done"
-                ) from None
-            time.sleep(0.05)
+                return False
+            time.sleep(poll)
+
+
+def _acquire(handle: Any, timeout: float, index_dir: Path) -> None:
+    if not lock_exclusively(handle, timeout):
+        raise IndexBusyError(
+            f"another process is writing the index at {index_dir}; try again when it is done"
+        )
 
 
 class SnapshotWriter:
