@@ -17,6 +17,32 @@ CORPUS_DIR = REPO_ROOT / "corpus"
 EXAMPLE_QUESTION = "What legal basis is proposed for regional talks?"
 
 
+def _cpu_model() -> str:
+    """The CPU's model name (float results differ between CPU families, so logs must say which)."""
+    try:
+        for line in Path("/proc/cpuinfo").read_text(encoding="utf-8").splitlines():
+            if line.startswith("model name"):
+                return line.split(":", 1)[1].strip()
+    except OSError:
+        pass
+    import platform
+
+    return platform.processor() or platform.machine()
+
+
+def pytest_report_header() -> list[str]:
+    """Name the CPU and the numeric libraries at the top of every test log."""
+    from importlib.metadata import PackageNotFoundError, version
+
+    found = []
+    for package in ("numpy", "faiss-cpu", "onnxruntime", "torch", "sentence-transformers"):
+        try:
+            found.append(f"{package} {version(package)}")
+        except PackageNotFoundError:
+            found.append(f"{package} (not installed)")
+    return [f"cpu: {_cpu_model()} ({os.cpu_count()} cores)", "numerics: " + ", ".join(found)]
+
+
 @pytest.fixture(autouse=True)
 def _isolated_env(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
     """No test reads the developer's .env or writes into the repo's index/."""

