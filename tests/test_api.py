@@ -3,157 +3,44 @@
 from __future__ import annotations
 
 import json
-import os
 import re
-import socket
 import subprocess
 import sys
 import threading
 import time
 from collections.abc import Iterator
 from concurrent.futures import ThreadPoolExecutor
-from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
 import anyio.to_thread
 import httpx
 import pytest
-import uvicorn
-from fastapi import FastAPI
 from fastapi.testclient import TestClient
 
 from assistant.core import Assistant
-from assistant.models import Answer, DocumentRecord, IndexReport
+from assistant.models import Answer, IndexReport
 from assistant.server import create_app
 from assistant.server.routes.web import WEB_DIR
-from assistant.settings import Settings
-from tests.conftest import CORPUS_DIR, EXAMPLE_QUESTION, REPO_ROOT
+from tests.conftest import CORPUS_DIR, EXAMPLE_QUESTION
+from tests.helpers import (
+    SURVEY_DOC,
+    SURVEY_NAME,
+    SURVEY_QUESTION,
+    SURVEY_TEXT,
+    app_on,
+    assert_contract,
+    assert_error,
+    parse_sse,
+    raw_multipart,
+    running_server,
+    subprocess_env,
+    upload,
+    upload_and_wait,
+    wait_for_job,
+)
 
 EXPECTED_DOC = "zarif-how-iran-sees-the-path-to-peace"
-
-SURVEY_NAME = "harbour-lighting-survey.txt"
-SURVEY_DOC = "harbour-lighting-survey"
-SURVEY_TEXT = (
-    "Harbour Lighting Survey\n\n"
-    "The Harbour Lighting Survey was completed by the Port of Valmora in March 2024. "
-    "The survey found that 412 lamp posts along the northern quay needed new fittings. "
-    "The replacement work is funded by a municipal bond of 3.2 million euros.\n"
-)
-SURVEY_QUESTION = "How many lamp posts along the northern quay needed new fittings?"
-
-
-# --- helpers shared with test_api_auth.py --------------------------------------------------
-
-
-def assistant_on(index_dir: Path, shared: Assistant, **settings: Any) -> Assistant:
-    """A separate Assistant over `index_dir` that reuses the loaded model (saves a reload)."""
-    assistant = Assistant(index_dir, Settings(index_dir=index_dir, **settings), shared.embedder)
-    assistant.refresh()
-    return assistant
-
-
-def app_on(index_dir: Path, shared: Assistant, **settings: Any) -> FastAPI:
-    assistant = assistant_on(index_dir, shared, **settings)
-    return create_app(assistant.settings, assistant)
-
-
-def wait_for_job(client: httpx.Client | TestClient, job_id: str, **kwargs: Any) -> dict[str, Any]:
-    deadline = time.monotonic() + 120
-    while time.monotonic() < deadline:
-        response = client.get(f"/jobs/{job_id}", **kwargs)
-        assert response.status_code == 200, response.text
-        job = response.json()
-        if job["status"] in ("done", "failed"):
-            return job
-        time.sleep(0.1)
-    raise AssertionError(f"job {job_id} did not finish")
-
-
-def upload(client: httpx.Client | TestClient, *files: tuple[str, bytes], **kwargs: Any) -> httpx.Response:
-    return client.post(
-        "/documents",
-        files=[("files", (name, data, "application/octet-stream")) for name, data in files],
-        **kwargs,
-    )
-
-
-def upload_and_wait(
-    client: httpx.Client | TestClient, name: str, data: bytes, **kwargs: Any
-) -> dict[str, Any]:
-    response = upload(client, (name, data), **kwargs)
-    assert response.status_code == 202, response.text
-    return wait_for_job(client, response.json()["job_id"], **kwargs)
-
-
-def raw_multipart(filenames: list[bytes], data: bytes = b"some text") -> tuple[bytes, str]:
-    """A multipart body with the file names exactly as given (no client-side escaping)."""
-    boundary = b"----assistant-test-boundary"
-    body = b""
-    for name in filenames:
-        body += (
-            b"--" + boundary + b"\r\n"
-            b'Content-Disposition: form-data; name="files"; filename="' + name + b'"\r\n'
-            b"Content-Type: text/plain\r\n\r\n" + data + b"\r\n"
-        )
-    body += b"--" + boundary + b"--\r\n"
-    return body, "multipart/form-data; boundary=" + boundary.decode()
-
-
-def parse_sse(text: str) -> list[tuple[str, Any]]:
-    events = []
-    for block in text.strip().split("\n\n"):
-        fields = dict(line.split(": ", 1) for line in block.splitlines())
-        events.append((fields["event"], json.loads(fields["data"])))
-    return events
-
-
-def assert_error(response: httpx.Response, status: int, *fragments: str) -> dict[str, Any]:
-    assert response.status_code == status, response.text
-    assert response.headers["content-type"].startswith("application/json")
-    body = response.json()
-    assert isinstance(body["detail"], str) and body["detail"]
-    for fragment in fragments:
-        assert fragment.lower() in body["detail"].lower(), body
-    assert "Traceback" not in response.text
-    return body
-
-
-def assert_verifiable(answer: Answer, client: httpx.Client | TestClient) -> None:
-    """Every marker has a citation and every quote is the document's text at its offsets."""
-    markers = {int(m) for m in re.findall(r"\[(\d+)\]", answer.answer)}
-    assert markers == {c.marker for c in answer.citations}
-    for citation in answer.citations:
-        record = DocumentRecord.model_validate(client.get(f"/documents/{citation.doc_id}").json())
-        assert record.text[citation.start : citation.end] == citation.quote
-
-
-def subprocess_env() -> dict[str, str]:
-    """The environment for a child `assistant` process: offline, importing this checkout."""
-    path = os.pathsep.join(filter(None, [str(REPO_ROOT), os.environ.get("PYTHONPATH")]))
-    return {**os.environ, "HF_HUB_OFFLINE": "1", "PYTHONPATH": path}
-
-
-@contextmanager
-def running_server(app: FastAPI) -> Iterator[str]:
-    """Serve `app` with uvicorn on a free 127.0.0.1 port in a thread; yield its base URL."""
-    sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
-    sock.bind(("127.0.0.1", 0))
-    sock.listen(128)
-    port = sock.getsockname()[1]
-    server = uvicorn.Server(uvicorn.Config(app, log_level="warning"))
-    thread = threading.Thread(target=server.run, kwargs={"sockets": [sock]}, daemon=True)
-    thread.start()
-    deadline = time.monotonic() + 30
-    while not server.started:
-        assert thread.is_alive() and time.monotonic() < deadline, "uvicorn did not start"
-        time.sleep(0.05)
-    try:
-        yield f"http://127.0.0.1:{port}"
-    finally:
-        server.should_exit = True
-        thread.join(30)
-        sock.close()
 
 
 # --- fixtures ---------------------------------------------------------------------------
@@ -195,7 +82,7 @@ def test_ask_returns_a_cited_verifiable_answer(client: TestClient) -> None:
     assert not answer.abstained
     assert answer.id
     assert EXPECTED_DOC in {c.doc_id for c in answer.citations}
-    assert_verifiable(answer, client)
+    assert_contract(answer, client)
 
 
 def test_requests_beyond_the_worker_threads_wait_in_line_and_are_answered(
@@ -375,7 +262,7 @@ def test_upload_ask_cite_delete(mutable_client: TestClient, mutable_index_dir: P
     answer = Answer.model_validate(mutable_client.post("/ask", json={"question": SURVEY_QUESTION}).json())
     assert "412" in answer.answer
     assert [c.doc_id for c in answer.citations] == [SURVEY_DOC]
-    assert_verifiable(answer, mutable_client)
+    assert_contract(answer, mutable_client)
 
     deleted = mutable_client.delete(f"/documents/{SURVEY_DOC}")
     assert deleted.status_code == 200
@@ -782,7 +669,7 @@ def test_real_server_answers_and_streams(sample_assistant: Assistant) -> None:
 
         answer = Answer.model_validate(http.post("/ask", json={"question": EXAMPLE_QUESTION}).json())
         assert "598" in answer.answer
-        assert_verifiable(answer, http)
+        assert_contract(answer, http)
 
         kinds = []
         with http.stream("POST", "/ask/stream", json={"question": EXAMPLE_QUESTION}) as stream:

@@ -15,7 +15,7 @@ from assistant.server.auth import RateLimiter
 from assistant.server.routes.web import WEB_DIR
 from assistant.settings import Settings
 from tests.conftest import EXAMPLE_QUESTION
-from tests.test_api import (
+from tests.helpers import (
     SURVEY_DOC,
     SURVEY_NAME,
     SURVEY_TEXT,

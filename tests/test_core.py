@@ -15,24 +15,12 @@ from assistant.errors import (
     InvalidQuestionError,
     ModelMismatchError,
 )
-from assistant.models import Answer, SearchFilters
+from assistant.models import SearchFilters
 from assistant.settings import Settings
 from tests.conftest import CORPUS_DIR, EXAMPLE_QUESTION
+from tests.helpers import assert_contract
 
 ZARIF = "zarif-how-iran-sees-the-path-to-peace"
-
-
-def assert_contract(answer: Answer, assistant: Assistant) -> None:
-    """Every [n] has a citation, every citation is used, every quote slices the stored text."""
-    import re
-
-    markers = {int(m) for m in re.findall(r"\[(\d+)\]", answer.answer)}
-    assert markers == {c.marker for c in answer.citations}
-    for citation in answer.citations:
-        text = assistant.get_document(citation.doc_id).text
-        assert text[citation.start : citation.end] == citation.quote
-    if answer.abstained:
-        assert answer.citations == []
 
 
 def test_example_question_cites_resolution_598(sample_assistant: Assistant) -> None:

@@ -33,7 +33,7 @@ from assistant.server import create_app
 from assistant.settings import Settings
 from assistant.store import CURRENT_FILE, PAUSE_ENV, PAUSE_POINTS, SNAPSHOTS_DIR
 from tests.conftest import CORPUS_DIR, EXAMPLE_QUESTION, REPO_ROOT
-from tests.test_api import assistant_on, running_server, subprocess_env
+from tests.helpers import assistant_on, running_server, subprocess_env
 
 REMOVED_DOC = "pezeshkian-foreign-policy-first-year"
 CHILD_START = [sys.executable, "-c", "from assistant.cli import main; main()"]

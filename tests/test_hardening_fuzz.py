@@ -24,7 +24,7 @@ from schemathesis.specs.openapi.checks import (
 )
 
 from assistant.core import Assistant
-from tests.test_api import app_on, running_server
+from tests.helpers import app_on, running_server
 
 FUZZ_EXAMPLES = 30
 SLOW_FUZZ_EXAMPLES = 300

@@ -18,7 +18,7 @@ from assistant.core import Assistant
 from assistant.errors import InvalidQuestionError
 from assistant.models import Answer
 from assistant.server import create_app
-from tests.test_api import parse_sse
+from tests.helpers import parse_sse
 
 HOSTILE = {
     "stop-words": "the of and to in a is it that which was be",

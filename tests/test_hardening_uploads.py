@@ -20,7 +20,7 @@ import httpx
 import pytest
 
 from assistant.core import Assistant
-from tests.test_api import (
+from tests.helpers import (
     app_on,
     assert_error,
     raw_multipart,

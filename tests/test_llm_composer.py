@@ -16,13 +16,14 @@ from typing import Any
 import pytest
 
 from assistant.answering import ABSTAIN_TEXT
+from assistant.compose.seam import AnswerDelta, AnswerReady
 from assistant.core import Assistant
 from assistant.errors import AssistantError
 from assistant.models import Answer, Passage
 from assistant.settings import Settings
 from tests.conftest import EXAMPLE_QUESTION
+from tests.helpers import assert_contract
 from tests.openai_stub_server import OpenAIStub, Reply
-from tests.test_core import assert_contract
 
 #: long enough for a scripted reply on a busy machine; the timeout tests set their own
 TIMEOUT = 15.0
@@ -212,7 +213,7 @@ def test_reply_slower_than_the_timeout_falls_back_within_the_timeout(
 
     events = list(assistant.stream(EXAMPLE_QUESTION, composer="llm", deltas=streaming))
 
-    answer = events[-1]["answer"]
+    answer = events[-1].answer
     assert SHORT_TIMEOUT <= compose_seconds(answer) < SHORT_TIMEOUT + SLACK_S, answer.timings_ms
     assert answer.composer == "extractive" and "598" in answer.answer
     check(answer, assistant)
@@ -229,9 +230,9 @@ def test_stream_that_trickles_past_the_timeout_falls_back_within_it(
 
     events = list(assistant.stream(EXAMPLE_QUESTION, composer="llm"))
 
-    deltas = [e for e in events if e["type"] == "delta"]
-    assert deltas and events[-1]["type"] == "answer" and len(events) == len(deltas) + 1
-    answer = events[-1]["answer"]
+    deltas = [e for e in events if isinstance(e, AnswerDelta)]
+    assert deltas and isinstance(events[-1], AnswerReady) and len(events) == len(deltas) + 1
+    answer = events[-1].answer
     assert compose_seconds(answer) < SHORT_TIMEOUT + SLACK_S, answer.timings_ms
     assert answer.composer == "extractive"
     check(answer, assistant)
@@ -245,7 +246,7 @@ def test_http_500_falls_back_without_retrying(
 
     events = list(assistant.stream(EXAMPLE_QUESTION, composer="llm", deltas=streaming))
 
-    answer = events[-1]["answer"]
+    answer = events[-1].answer
     assert answer.composer == "extractive" and answer.citations
     assert len(stub.requests) == 1, "a failing server is not asked again"
     check(answer, assistant)
@@ -260,7 +261,7 @@ def test_garbage_response_falls_back(
 
     events = list(assistant.stream(EXAMPLE_QUESTION, composer="llm", deltas=streaming))
 
-    answer = events[-1]["answer"]
+    answer = events[-1].answer
     assert answer.composer == "extractive" and answer.citations
     check(answer, assistant)
 
@@ -300,12 +301,13 @@ def test_streaming_yields_resolved_deltas_then_the_answer(assistant: Assistant, 
 
     events = list(assistant.stream(EXAMPLE_QUESTION, composer="llm"))
 
-    kinds = [e["type"] for e in events]
-    assert kinds[-1] == "answer" and set(kinds[:-1]) == {"delta"} and len(kinds) > 5
-    answer = events[-1]["answer"]
+    assert isinstance(events[-1], AnswerReady) and len(events) > 5
+    deltas = [e for e in events[:-1] if isinstance(e, AnswerDelta)]
+    assert len(deltas) == len(events) - 1
+    answer = events[-1].answer
     assert answer.composer == "llm" and not answer.abstained
     # markers are resolved as they arrive: the deltas spell exactly the final text
-    assert "".join(e["text"] for e in events[:-1]) == answer.answer
+    assert "".join(e.text for e in deltas) == answer.answer
     assert "[9]" not in answer.answer and f"{NEEDLE} [1]." in answer.answer
     assert NEEDLE in answer.citations[0].quote
     check(answer, assistant)
