@@ -13,15 +13,13 @@ import math
 import re
 import uuid
 from collections.abc import Sequence
-from dataclasses import dataclass, field
-from typing import Protocol
-
-import numpy as np
+from dataclasses import dataclass
 
 from assistant.answer_types import answer_type, can_answer
+from assistant.compose.seam import ComposeContext
 from assistant.lexical import STOPWORDS, content_terms
-from assistant.models import Answer, Citation, Passage
-from assistant.store import ChunkRow, SentenceRow, Snapshot
+from assistant.models import Answer, Citation, page_at
+from assistant.store import SentenceRow, Snapshot
 
 ABSTAIN_TEXT = "The documents do not cover this question, so there is no answer to give."
 
@@ -53,34 +51,6 @@ MAX_ANTECEDENTS = 2
 _WHITESPACE = re.compile(r"\s+")
 _CLOSING = re.compile(r"[.!?…:;\"”’')\]]$")
 _KEY_TERM = re.compile(r"\b[A-Z][\w'’-]*|\b\d[\d,.]*\b")
-
-
-@dataclass(slots=True)
-class RetrievedChunk:
-    """A chunk from hybrid retrieval with its fused score."""
-
-    row: ChunkRow
-    score: float
-
-
-@dataclass(slots=True)
-class ComposeContext:
-    """Everything a composer may use: the question, its vector, the passages and the snapshot."""
-
-    question: str
-    query_text: str
-    query_vector: np.ndarray
-    chunks: list[RetrievedChunk]
-    snapshot: Snapshot
-    passages: list[Passage] = field(default_factory=list)
-
-
-class Composer(Protocol):
-    """Turns retrieved passages into an Answer whose citations slice the stored text exactly."""
-
-    name: str
-
-    def compose(self, context: ComposeContext, abstain_threshold: float) -> Answer: ...
 
 
 @dataclass(slots=True)
@@ -272,18 +242,18 @@ class ExtractiveComposer:
         for marker, run in enumerate(_runs(rows), start=1):
             first, last = run[0][0], run[-1][0]
             quote = snapshot.text_slice(first.doc_id, first.start, last.end)
-            title, source, _ = meta[first.doc_id]
+            doc = meta[first.doc_id]
             citations.append(
                 Citation(
                     marker=marker,
                     doc_id=first.doc_id,
-                    source=source,
-                    title=title,
+                    source=doc.source,
+                    title=doc.title,
                     chunk_id=run[0][1],
                     start=first.start,
                     end=last.end,
                     quote=quote,
-                    page=page_of(meta[first.doc_id][2], first.start),
+                    page=page_at(doc.pages, first.start),
                 )
             )
             parts.append(f"{_WHITESPACE.sub(' ', quote)} [{marker}]")
@@ -296,14 +266,3 @@ class ExtractiveComposer:
             passages=context.passages,
             confidence=score,
         )
-
-
-def page_of(pages_json: str, offset: int) -> int | None:
-    if pages_json in ("", "[]"):
-        return None
-    import json
-
-    for start, end, page in json.loads(pages_json):
-        if start <= offset < end:
-            return int(page)
-    return None

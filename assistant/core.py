@@ -12,7 +12,15 @@ from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
-from assistant.answering import ComposeContext, Composer, ExtractiveComposer, RetrievedChunk
+from assistant.answering import ExtractiveComposer
+from assistant.compose.seam import (
+    AnswerDelta,
+    AnswerReady,
+    ComposeContext,
+    Composer,
+    StreamEvent,
+    StreamingComposer,
+)
 from assistant.embedding import Embedder, SentenceTransformerEmbedder
 from assistant.errors import (
     DocumentNotFoundError,
@@ -25,13 +33,14 @@ from assistant.lexical import content_terms
 from assistant.models import (
     Answer,
     DocumentInfo,
+    DocumentMeta,
     DocumentRecord,
     IndexReport,
     Passage,
     SearchFilters,
 )
 from assistant.query_embedding import QueryEmbedder, TorchQueryEmbedder, make_query_embedder
-from assistant.retrieval import SearchMode, retrieve
+from assistant.retrieval import RetrievedChunk, SearchMode, retrieve
 from assistant.settings import Settings
 from assistant.store import FORMAT_VERSION, IndexStore, Manifest, Snapshot, chunk_key
 
@@ -254,12 +263,10 @@ class Assistant:
         composer: str | None = None,
     ) -> Answer:
         """Answer with cited sentences, or abstain when the documents hold no good evidence."""
-        answer: Answer | None = None
         for event in self.stream(question, top_k, filters, history, composer, deltas=False):
-            if event["type"] == "answer":
-                answer = event["answer"]
-        assert answer is not None
-        return answer
+            if isinstance(event, AnswerReady):
+                return event.answer
+        raise AssertionError("stream() ended without an answer")
 
     def stream(
         self,
@@ -269,35 +276,35 @@ class Assistant:
         history: Sequence[str] | None = None,
         composer: str | None = None,
         deltas: bool = True,
-    ) -> Iterator[dict[str, Any]]:
-        """Yield {"type": "delta", "text"} events as the answer is produced, then
-        {"type": "answer", "answer": Answer}. Validation errors raise before the first event."""
+    ) -> Iterator[StreamEvent]:
+        """Yield AnswerDelta events as the answer is produced, then one AnswerReady (always last).
+        Validation errors raise before the first event."""
         started = time.perf_counter()
         timings: dict[str, float] = {}
         chosen = self.composer(composer)
         context = self._context(question, top_k, filters, history, timings)
         if context is None:
-            yield {"type": "answer", "answer": _empty_index_answer(question.strip(), timings, started)}
+            yield AnswerReady(_empty_index_answer(question.strip(), timings, started))
             return
         compose_started = time.perf_counter()
         answer: Answer | None = None
-        streamer = getattr(chosen, "stream", None)
-        if deltas and streamer is not None:
-            for event in streamer(context, self.settings.abstain_threshold):
-                if event["type"] == "answer":
-                    answer = event["answer"]
+        if deltas and isinstance(chosen, StreamingComposer):
+            for event in chosen.stream(context, self.settings.abstain_threshold):
+                if isinstance(event, AnswerReady):
+                    answer = event.answer
                 else:
                     yield event
         else:
             answer = chosen.compose(context, self.settings.abstain_threshold)
             if deltas:
                 for piece in _sentence_pieces(answer.answer):
-                    yield {"type": "delta", "text": piece}
-        assert answer is not None
+                    yield AnswerDelta(piece)
+        if answer is None:
+            raise AssertionError(f"the {chosen.name} composer streamed no answer")
         timings["compose"] = _ms(compose_started)
         timings["total"] = _ms(started)
         answer.timings_ms = timings
-        yield {"type": "answer", "answer": answer}
+        yield AnswerReady(answer)
 
     def search(
         self,
@@ -410,15 +417,15 @@ def _passages(snapshot: Snapshot, chunks: list[RetrievedChunk]) -> list[Passage]
     meta = snapshot.document_meta(c.row.doc_id for c in chunks)
     passages = []
     for chunk in chunks:
-        title, source, _ = meta.get(chunk.row.doc_id, ("", "", "[]"))
+        doc = meta.get(chunk.row.doc_id, DocumentMeta("", ""))
         passages.append(
             Passage(
                 chunk_id=chunk_key(chunk.row.doc_id, chunk.row.ord),
                 doc_id=chunk.row.doc_id,
                 score=round(chunk.score, 6),
                 text=chunk.row.text,
-                title=title,
-                source=source,
+                title=doc.title,
+                source=doc.source,
                 start=chunk.row.start,
                 end=chunk.row.end,
                 page=chunk.row.page,

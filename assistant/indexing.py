@@ -13,7 +13,7 @@ import numpy as np
 from assistant.embedding import Embedder, SpanEmbedder
 from assistant.errors import AssistantError, LoadError
 from assistant.ingest import SUPPORTED_EXTENSIONS, chunk_document, load_file
-from assistant.models import IndexReport, LoadedDocument, SkippedFile
+from assistant.models import IndexReport, LoadedDocument, SkippedFile, page_at
 from assistant.settings import Settings
 from assistant.store import IndexStore, Manifest, NewChunk, SnapshotWriter, file_checksum
 
@@ -74,13 +74,6 @@ def find_files(paths: Iterable[Path]) -> tuple[list[Path], list[SkippedFile]]:
     return files, skipped
 
 
-def _page_of(pages: Sequence[tuple[int, int, int]], offset: int) -> int | None:
-    for start, end, page in pages:
-        if start <= offset < end:
-            return page
-    return None
-
-
 def prepare(
     path: Path, source_key: str, content_hash: str, replaces: str | None, settings: Settings
 ) -> _Prepared:
@@ -105,7 +98,7 @@ def prepare(
                 start=span.start,
                 end=span.end,
                 text=doc.text[span.start : span.end],
-                page=_page_of(doc.pages, span.start),
+                page=page_at(doc.pages, span.start),
                 first_sentence=min(ords),
                 last_sentence=max(ords),
             )

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import Any, Literal
 
@@ -14,6 +15,26 @@ class Span:
 
     start: int
     end: int
+
+
+PageRanges = Sequence[tuple[int, int, int]]
+
+
+def page_at(pages: PageRanges, offset: int) -> int | None:
+    """The 1-based page holding character `offset`, from (start, end, page) ranges; None if none."""
+    for start, end, page in pages:
+        if start <= offset < end:
+            return int(page)
+    return None
+
+
+@dataclass(frozen=True, slots=True)
+class DocumentMeta:
+    """What a citation or passage shows of its document besides the text."""
+
+    title: str
+    source: str
+    pages: tuple[tuple[int, int, int], ...] = ()
 
 
 @dataclass(slots=True)

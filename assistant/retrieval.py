@@ -3,13 +3,13 @@
 from __future__ import annotations
 
 from collections.abc import Sequence
+from dataclasses import dataclass
 from typing import Literal
 
 import numpy as np
 
-from assistant.answering import RetrievedChunk
 from assistant.lexical import fts_match_query, stem, words
-from assistant.store import Snapshot
+from assistant.store import ChunkRow, Snapshot
 
 SearchMode = Literal["hybrid", "dense", "keyword"]
 
@@ -18,6 +18,14 @@ RRF_K = 60
 #: each ranking is read this many times deeper than top_k before fusing
 DEPTH_FACTOR = 4
 MIN_DEPTH = 30
+
+
+@dataclass(slots=True)
+class RetrievedChunk:
+    """A chunk from hybrid retrieval with its fused score."""
+
+    row: ChunkRow
+    score: float
 
 
 def reciprocal_rank_fusion(rankings: Sequence[Sequence[int]], k: int = RRF_K) -> list[tuple[int, float]]:

@@ -36,6 +36,7 @@ import numpy as np
 
 from assistant.errors import IndexBusyError, IndexCorruptError, IndexNotFoundError, IndexWriteError
 from assistant.lexical import content_terms
+from assistant.models import DocumentMeta
 from assistant.vector_index import VectorIndex, choose_kind
 
 log = logging.getLogger(__name__)
@@ -443,8 +444,8 @@ class Snapshot:
         info["pages"] = [tuple(p) for p in json.loads(rows[0][9])]
         return info
 
-    def document_meta(self, doc_ids: Iterable[str]) -> dict[str, tuple[str, str, str]]:
-        """doc_id -> (title, source, pages json) for the given documents."""
+    def document_meta(self, doc_ids: Iterable[str]) -> dict[str, DocumentMeta]:
+        """doc_id -> title, source and page ranges of the given documents."""
         unique = sorted(set(doc_ids))
         if not unique:
             return {}
@@ -452,7 +453,7 @@ class Snapshot:
         rows = self._query(
             f"SELECT doc_id, title, source, pages FROM documents WHERE doc_id IN ({marks})", unique
         )
-        return {d: (t, s, p) for d, t, s, p in rows}
+        return {d: DocumentMeta(t, s, tuple(tuple(r) for r in json.loads(p))) for d, t, s, p in rows}
 
     def text_slice(self, doc_id: str, start: int, end: int) -> str:
         """document_text[start:end] without reading the whole text into Python."""

@@ -5,7 +5,7 @@ Needs the `llm` extra (`pip install -e '.[llm]'`) for Ollama and OpenAI-compatib
 
 from __future__ import annotations
 
-from assistant.answering import Composer
+from assistant.compose.seam import Composer
 from assistant.llm.chat_model import LLMConfigError, build_chat_model
 from assistant.llm.citations import Embed
 from assistant.llm.composer import LLMComposer

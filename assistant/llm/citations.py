@@ -20,9 +20,10 @@ from collections.abc import Callable
 
 import numpy as np
 
-from assistant.answering import ComposeContext, page_of, refers_back
+from assistant.answering import refers_back
+from assistant.compose.seam import ComposeContext
 from assistant.lexical import content_terms
-from assistant.models import Citation
+from assistant.models import Citation, DocumentMeta, page_at
 from assistant.store import SentenceRow, chunk_key
 
 Embed = Callable[[str], np.ndarray]
@@ -140,18 +141,18 @@ class CitationResolver:
         if key in self._markers:
             return self._markers[key]
         marker = len(self.citations) + 1
-        title, source, pages = self._meta.get(row.doc_id, ("", "", "[]"))
+        doc = self._meta.get(row.doc_id, DocumentMeta("", ""))
         self.citations.append(
             Citation(
                 marker=marker,
                 doc_id=row.doc_id,
-                source=source,
-                title=title,
+                source=doc.source,
+                title=doc.title,
                 chunk_id=chunk_key(row.doc_id, row.ord),
                 start=start,
                 end=end,
                 quote=self._context.snapshot.text_slice(row.doc_id, start, end),
-                page=page_of(pages, start),
+                page=page_at(doc.pages, start),
             )
         )
         self._markers[key] = marker

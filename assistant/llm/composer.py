@@ -17,11 +17,12 @@ import time
 import uuid
 from collections.abc import Iterator
 from contextlib import closing
-from typing import Any, Literal
+from typing import Literal
 
 from langchain_core.language_models import BaseChatModel
 
-from assistant.answering import ComposeContext, Composer, abstention
+from assistant.answering import abstention
+from assistant.compose.seam import AnswerDelta, AnswerReady, ComposeContext, Composer, StreamEvent
 from assistant.llm.citations import CitationResolver, Embed
 from assistant.llm.prompt import build_messages, says_not_in_documents
 from assistant.llm.reply import deadline_after, reply_pieces
@@ -57,24 +58,20 @@ class LLMComposer:
 
     def compose(self, context: ComposeContext, abstain_threshold: float) -> Answer:
         """One non-streaming model call; the checked answer or a fallback, never an exception."""
-        answer: Answer | None = None
         for event in self._run(context, abstain_threshold, streaming=False):
-            if event["type"] == "answer":
-                answer = event["answer"]
-        assert answer is not None
-        return answer
+            if isinstance(event, AnswerReady):
+                return event.answer
+        raise AssertionError("the LLM composer produced no answer")
 
-    def stream(self, context: ComposeContext, abstain_threshold: float) -> Iterator[dict[str, Any]]:
-        """{"type": "delta"} events as tokens arrive (markers already resolved), then
-        {"type": "answer"}. The answer event is authoritative: after a fallback its text is not
-        the concatenation of the deltas, and a client must show it in their place."""
+    def stream(self, context: ComposeContext, abstain_threshold: float) -> Iterator[StreamEvent]:
+        """AnswerDelta events as tokens arrive (markers already resolved), then AnswerReady."""
         yield from self._run(context, abstain_threshold, streaming=True)
 
     def _run(
         self, context: ComposeContext, abstain_threshold: float, streaming: bool
-    ) -> Iterator[dict[str, Any]]:
+    ) -> Iterator[StreamEvent]:
         if not context.chunks:  # nothing to cite: no reason to ask the model
-            yield {"type": "answer", "answer": self.fallback.compose(context, abstain_threshold)}
+            yield AnswerReady(self.fallback.compose(context, abstain_threshold))
             return
         started = time.monotonic()
         resolver = CitationResolver(context, self.embed)
@@ -87,11 +84,11 @@ class LLMComposer:
                 for piece in pieces:
                     received = received or bool(piece.strip())
                     if text := resolver.feed(piece):
-                        yield {"type": "delta", "text": text}
+                        yield AnswerDelta(text)
             if not received:
                 raise MalformedReplyError("the model returned an empty reply")
             if text := resolver.finish():
-                yield {"type": "delta", "text": text}
+                yield AnswerDelta(text)
             answer = self._checked(context, resolver, abstain_threshold)
         except Exception as exc:  # the contract: a failing model never fails the request
             log.warning(
@@ -101,7 +98,7 @@ class LLMComposer:
                 exc,
             )
             answer = self.fallback.compose(context, abstain_threshold)
-        yield {"type": "answer", "answer": answer}
+        yield AnswerReady(answer)
 
     def _checked(self, context: ComposeContext, resolver: CitationResolver, threshold: float) -> Answer:
         text = resolver.text

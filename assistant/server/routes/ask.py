@@ -12,6 +12,7 @@ from fastapi.responses import StreamingResponse
 from pydantic import AfterValidator, BaseModel, BeforeValidator, Field
 from starlette.concurrency import run_in_threadpool
 
+from assistant.compose.seam import AnswerReady, StreamEvent
 from assistant.errors import AssistantError
 from assistant.models import Answer, SearchFilters
 from assistant.server.deps import AssistantDep, RateLimited, ReadAccess, SettingsDep
@@ -132,7 +133,7 @@ async def ask_stream(body: AskRequest, assistant: AssistantDep, settings: Settin
     )
 
 
-def _sse(first: dict[str, Any] | None, events: Iterator[dict[str, Any]]) -> Iterator[str]:
+def _sse(first: StreamEvent | None, events: Iterator[StreamEvent]) -> Iterator[str]:
     """Format core events as SSE; a sync generator, so Starlette iterates it in the threadpool."""
     try:
         event = first
@@ -146,15 +147,10 @@ def _sse(first: dict[str, Any] | None, events: Iterator[dict[str, Any]]) -> Iter
         yield format_sse("error", {"detail": "Internal server error; the server log has details"})
 
 
-def _format(event: dict[str, Any]) -> str:
-    kind = event.get("type")
-    if kind == "answer":
-        answer = event["answer"]
-        payload = answer.model_dump(mode="json") if isinstance(answer, Answer) else answer
-        return format_sse("answer", payload)
-    if kind == "delta":
-        return format_sse("delta", {"text": event.get("text", "")})
-    return format_sse(str(kind), {k: v for k, v in event.items() if k != "type"})
+def _format(event: StreamEvent) -> str:
+    if isinstance(event, AnswerReady):
+        return format_sse("answer", event.answer.model_dump(mode="json"))
+    return format_sse("delta", {"text": event.text})
 
 
 def format_sse(event: str, data: Any) -> str:

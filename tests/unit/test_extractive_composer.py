@@ -1,0 +1,113 @@
+"""The extractive composer over a fake snapshot: quotes, markers, abstention, antecedents, selection."""
+
+from __future__ import annotations
+
+import re
+
+import pytest
+
+from assistant.answering import ExtractiveComposer
+from assistant.models import Answer
+from assistant.settings import Settings
+from tests.unit.conftest import HARBOUR
+from tests.unit.fakes import FakeDocument, FakeEmbedder, FakeSnapshot, compose_context
+
+#: low enough that any question with a fitting sentence is answered: these tests are about
+#: what an answer holds; when to abstain is the calibrated threshold's job (tested below)
+ANSWER_ALWAYS = -1.0
+THRESHOLD = Settings().abstain_threshold
+
+
+def ask(snapshot: FakeSnapshot, question: str, threshold: float = ANSWER_ALWAYS, **kwargs: int) -> Answer:
+    return ExtractiveComposer(**kwargs).compose(compose_context(snapshot, question), threshold)
+
+
+def assert_contract(answer: Answer, snapshot: FakeSnapshot) -> None:
+    """Every [n] has a citation, every citation is used, every quote is the text at its offsets."""
+    markers = [int(m) for m in re.findall(r"\[(\d+)\]", answer.answer)]
+    assert sorted(set(markers)) == [c.marker for c in answer.citations]
+    for citation in answer.citations:
+        assert snapshot.docs[citation.doc_id].text[citation.start : citation.end] == citation.quote
+        assert citation.title == snapshot.docs[citation.doc_id].title
+        assert citation.chunk_id.startswith(citation.doc_id + "#")
+
+
+@pytest.mark.parametrize(
+    "question",
+    [
+        "What legal basis is proposed for regional talks?",
+        "How many lamp posts needed new fittings?",
+        "When was the harbour survey completed?",
+        "Who gave the secretary-general a mandate?",
+    ],
+)
+def test_quotes_slice_the_text_and_markers_match_citations(snapshot: FakeSnapshot, question: str) -> None:
+    answer = ask(snapshot, question)
+    assert not answer.abstained and answer.citations
+    assert_contract(answer, snapshot)
+    assert answer.question == question
+
+
+def test_the_answer_quotes_the_sentence_that_answers(snapshot: FakeSnapshot) -> None:
+    answer = ask(snapshot, "How many lamp posts needed new fittings?")
+    assert [c.doc_id for c in answer.citations] == [HARBOUR.doc_id]
+    assert answer.citations[0].quote == (
+        "The survey found that 412 lamp posts along the northern quay needed new fittings."
+    )
+
+
+def test_a_sentence_opening_they_brings_the_one_before_it(snapshot: FakeSnapshot) -> None:
+    answer = ask(snapshot, "What legal basis is proposed for regional talks?")
+    (citation,) = answer.citations
+    assert citation.quote.startswith("In 1987 the Security Council gave")
+    assert citation.quote.endswith("the legal basis for regional talks.")
+    assert answer.answer.index("Resolution 598") < answer.answer.index("They can use")
+
+
+def test_a_sentence_that_stands_alone_comes_without_its_neighbour(snapshot: FakeSnapshot) -> None:
+    answer = ask(snapshot, "How many lamp posts needed new fittings?")
+    assert "Valmora" not in answer.answer
+
+
+def test_nothing_of_the_kind_asked_for_is_an_abstention(snapshot: FakeSnapshot) -> None:
+    # the talks document is about the question, but holds no count of delegates
+    context = compose_context(snapshot, "How many delegates attended the regional talks?")
+    answer = ExtractiveComposer().compose(context, THRESHOLD)
+    assert answer.abstained
+    assert answer.citations == []
+    assert "[" not in answer.answer
+    assert answer.passages == context.passages != [], "an abstention still shows the closest passages"
+
+
+def test_a_question_about_something_the_documents_never_name_is_less_certain(snapshot: FakeSnapshot) -> None:
+    named = ask(snapshot, "How many lamp posts in Valmora needed new fittings?")
+    unknown = ask(snapshot, "How many lamp posts in Oslo needed new fittings?")
+    assert named.confidence is not None and unknown.confidence is not None
+    # the same words but one name, and "Oslo" occurs nowhere in the evidence: not a float
+    # near-tie (the hand-set scorer takes 0.4 off for it; measured 0.80 vs 0.40)
+    assert unknown.confidence < named.confidence
+
+
+def test_one_of_two_identical_sentences_is_cited(embedder: FakeEmbedder) -> None:
+    sentence = "The survey found that 412 lamp posts along the northern quay needed new fittings."
+    copies = FakeSnapshot(
+        [FakeDocument("first", f"{sentence}\n", "First"), FakeDocument("second", f"{sentence}\n", "Second")],
+        embedder,
+    )
+    answer = ask(copies, "How many lamp posts needed new fittings?")
+    assert len(answer.citations) == 1
+    assert answer.answer.count("412") == 1
+
+
+def test_max_sentences_bounds_the_answer(embedder: FakeEmbedder) -> None:
+    text = (
+        "Lamp posts on the quay were counted in 2021. "
+        "Lamp posts on the pier were counted in 2022. "
+        "Lamp posts on the beach were counted in 2023.\n"
+    )
+    snapshot = FakeSnapshot([FakeDocument("counts", text, "Counts")], embedder)
+    for limit in (1, 2):
+        answer = ask(snapshot, "When were lamp posts counted?", max_sentences=limit)
+        assert_contract(answer, snapshot)
+        quoted = sum(c.quote.count("were counted") for c in answer.citations)
+        assert 1 <= quoted <= limit
