@@ -1,0 +1,428 @@
+"""The OpenAI-compatible chat API (`/v1/chat/completions`, `/v1/models`) over the same Assistant.
+
+Chat tools (Open WebUI, LibreChat, editors) talk to this as to any OpenAI-style server. The
+last user message is the question and the earlier user messages are its history; the reply's
+content is the answer with its `[n]` markers, and the citations travel in an extra `citations`
+field (and, on request, as a Sources block in the text). Every error, including a wrong key or
+a malformed body, is an OpenAI error object `{"error": {message, type, param, code}}`.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import time
+from collections.abc import Callable, Coroutine, Iterator, Sequence
+from dataclasses import dataclass
+from typing import Any
+
+from fastapi import APIRouter, Request, Response
+from fastapi.exceptions import RequestValidationError
+from fastapi.responses import JSONResponse, StreamingResponse
+from fastapi.routing import APIRoute
+from starlette.concurrency import run_in_threadpool
+from starlette.exceptions import HTTPException as StarletteHTTPException
+
+from assistant.core import Assistant
+from assistant.errors import AssistantError
+from assistant.models import Answer, Citation
+from assistant.server.deps import AssistantDep, RateLimited, ReadAccess, SettingsDep
+from assistant.server.errors import _clean_error, _describe, status_for
+from assistant.server.openai_models import (
+    MODEL_PREFIX,
+    SOURCES_SUFFIX,
+    AssistantMessage,
+    ChatCompletion,
+    ChatCompletionChunk,
+    ChatCompletionRequest,
+    ChatMessage,
+    Choice,
+    ChunkChoice,
+    ChunkDelta,
+    ModelCard,
+    ModelList,
+    OpenAIErrorDetail,
+    OpenAIErrorResponse,
+    SourceCitation,
+)
+from assistant.server.routes.ask import MAX_HISTORY, check_question_length
+from assistant.settings import Settings
+from assistant.slack.blocks import source_url
+
+log = logging.getLogger(__name__)
+
+#: how much of each quote the Sources block shows (the full quote is in `citations`)
+SOURCE_QUOTE_CHARS = 240
+#: when the models "were created": the index has no better date, and clients only display it
+_CREATED = 1_700_000_000
+
+
+class OpenAIRequestError(Exception):
+    """A request this API refuses, reported as an OpenAI error object."""
+
+    def __init__(self, status: int, message: str, param: str | None = None, code: str | None = None) -> None:
+        super().__init__(message)
+        self.status = status
+        self.param = param
+        self.code = code
+
+
+class OpenAIRoute(APIRoute):
+    """Turns every failure on a `/v1` route into OpenAI's error shape.
+
+    Auth, rate limit, body validation and domain errors are all raised inside the route handler,
+    so wrapping it here keeps the rest of the API's `{"detail": ...}` shape untouched.
+    """
+
+    def get_route_handler(self) -> Callable[[Request], Coroutine[Any, Any, Response]]:
+        handler = super().get_route_handler()
+
+        async def handle(request: Request) -> Response:
+            try:
+                return await handler(request)
+            except Exception as exc:
+                return error_response(exc, request)
+
+        return handle
+
+
+router = APIRouter(tags=["openai"], route_class=OpenAIRoute, dependencies=[ReadAccess, RateLimited])
+
+_ERROR_TYPES = {
+    400: "invalid_request_error",
+    401: "invalid_request_error",
+    404: "invalid_request_error",
+    413: "invalid_request_error",
+    429: "requests",
+}
+_ERROR_CODES = {
+    401: "invalid_api_key",
+    404: "not_found",
+    413: "request_too_large",
+    429: "rate_limit_exceeded",
+    503: "service_unavailable",
+}
+_ERRORS: dict[int | str, dict[str, Any]] = {
+    status: {"model": OpenAIErrorResponse, "description": description}
+    for status, description in {
+        400: "Malformed request or unsupported parameter",
+        401: "Missing or wrong API key (send `Authorization: Bearer <key>`)",
+        404: "Unknown model",
+        413: "Request body too large",
+        429: "Too many requests; retry after the number of seconds in `Retry-After`",
+        503: "The index is busy or unreadable; retry later or rebuild it",
+    }.items()
+}
+
+
+def error_response(exc: Exception, request: Request) -> JSONResponse:
+    """The OpenAI error object (and status, headers) for any failure on a `/v1` route."""
+    headers: dict[str, str] | None = None
+    param = code = None
+    if isinstance(exc, OpenAIRequestError):
+        status, message, param, code = exc.status, str(exc), exc.param, exc.code
+    elif isinstance(exc, RequestValidationError):
+        items = [_clean_error(error) for error in exc.errors()]
+        status = 400
+        message = "Invalid request: " + ("; ".join(_describe(item) for item in items[:3]) or "malformed")
+        first = [str(part) for part in items[0]["loc"] if part != "body"] if items else []
+        param = ".".join(first) or None
+    elif isinstance(exc, StarletteHTTPException):
+        status, message = exc.status_code, str(exc.detail)
+        headers = dict(exc.headers or {}) or None
+    elif isinstance(exc, AssistantError):
+        # OpenAI answers 400 where the rest of this API says 422 (e.g. a question over the limit)
+        status, message = status_for(exc), str(exc)
+        status = 400 if status == 422 else status
+        headers = {"Retry-After": "5"} if status == 503 else None
+    else:
+        log.error("%s %s failed", request.method, request.url.path, exc_info=exc)
+        status, message = 500, "Internal server error; the server log has details"
+    status = 400 if status == 422 else status
+    detail = OpenAIErrorDetail(
+        message=message,
+        type=_ERROR_TYPES.get(status, "server_error"),
+        param=param,
+        code=code or _ERROR_CODES.get(status),
+    )
+    body = OpenAIErrorResponse(error=detail).model_dump(mode="json")
+    return JSONResponse(body, status_code=status, headers=headers)
+
+
+# --- models -------------------------------------------------------------------------------
+
+
+def composer_names(settings: Settings) -> list[str]:
+    """Composers this configuration can answer with (llm only when a model is configured)."""
+    return ["extractive", "llm"] if settings.llm else ["extractive"]
+
+
+def model_ids(settings: Settings) -> list[str]:
+    """Every model id: one per composer, each also with the suffix that adds a Sources block."""
+    names = [MODEL_PREFIX + name for name in composer_names(settings)]
+    return names + [name + SOURCES_SUFFIX for name in names]
+
+
+@dataclass(frozen=True, slots=True)
+class ModelChoice:
+    composer: str
+    sources: bool
+
+
+def parse_model(model: str, settings: Settings) -> ModelChoice:
+    """The composer and Sources option a model id names; 404 `model_not_found` otherwise."""
+    if model not in model_ids(settings):
+        raise OpenAIRequestError(
+            404,
+            f"The model '{model}' does not exist; use one of: {', '.join(model_ids(settings))}"
+            + ("" if settings.llm else " (assistant-llm needs ASSISTANT_LLM)"),
+            param="model",
+            code="model_not_found",
+        )
+    sources = model.endswith(SOURCES_SUFFIX)
+    name = model.removesuffix(SOURCES_SUFFIX) if sources else model
+    return ModelChoice(composer=name.removeprefix(MODEL_PREFIX), sources=sources)
+
+
+@router.get("/v1/models", response_model=ModelList, responses=_ERRORS)
+def list_models(settings: SettingsDep) -> ModelList:
+    """List the models: one per composer, each also as a `-sources` variant."""
+    return ModelList(data=[ModelCard(id=name, created=_CREATED) for name in model_ids(settings)])
+
+
+# --- the request --------------------------------------------------------------------------
+
+
+def reject_unsupported(body: ChatCompletionRequest) -> None:
+    """400 for parameters whose meaning this API cannot honour, rather than ignoring them."""
+    refusals: list[tuple[bool, str, str]] = [
+        (bool(body.tools) or bool(body.functions), "tools", "tool and function calling"),
+        (body.tool_choice not in (None, "none", "auto"), "tool_choice", "forcing a tool call"),
+        (body.function_call not in (None, "none", "auto"), "function_call", "forcing a function call"),
+        (body.n is not None and body.n != 1, "n", "more than one choice (n > 1)"),
+        (
+            body.response_format is not None and body.response_format.get("type") not in (None, "text"),
+            "response_format",
+            "structured output (response_format other than text)",
+        ),
+        (bool(body.logprobs), "logprobs", "log probabilities"),
+        (body.audio is not None or "audio" in (body.modalities or []), "audio", "audio output"),
+    ]
+    for refused, param, what in refusals:
+        if refused:
+            raise OpenAIRequestError(
+                400,
+                f"'{param}' is not supported: this API answers from documents with citations and "
+                f"does not offer {what}. Remove the parameter.",
+                param=param,
+                code="unsupported_parameter",
+            )
+
+
+def message_text(message: ChatMessage, index: int) -> str:
+    """The text of one message; a non-text part (image, audio, file) is a 400."""
+    if message.content is None or isinstance(message.content, str):
+        return message.content or ""
+    texts = []
+    for part_index, part in enumerate(message.content):
+        kind = part.get("type")
+        if kind != "text" or not isinstance(part.get("text"), str):
+            raise OpenAIRequestError(
+                400,
+                f"Content parts of type '{kind}' are not supported; send the question as text.",
+                param=f"messages.{index}.content.{part_index}",
+                code="unsupported_content",
+            )
+        texts.append(part["text"])
+    return "\n".join(texts)
+
+
+def conversation(messages: Sequence[ChatMessage], settings: Settings) -> tuple[str, list[str]]:
+    """The question (last message, which must be the user's) and the earlier user questions.
+
+    System and assistant turns are not used: the composer has its own instructions, and the
+    core reads a conversation as the questions asked so far.
+    """
+    last = len(messages) - 1
+    if messages[last].role != "user":
+        raise OpenAIRequestError(
+            400,
+            f"The last message must be the user's question; it has role '{messages[last].role}'.",
+            param=f"messages.{last}.role",
+        )
+    question = message_text(messages[last], last)
+    if not question.strip():
+        raise OpenAIRequestError(400, "The question is empty; ask something in words.", f"messages.{last}")
+    history = [
+        message_text(message, index)
+        for index, message in enumerate(messages[:last])
+        if message.role == "user"
+    ]
+    history = [text for text in history if text.strip()][-MAX_HISTORY:]
+    check_question_length(question, settings)
+    for earlier in history:
+        check_question_length(earlier, settings, field="history entry")
+    return question, history
+
+
+# --- the reply ----------------------------------------------------------------------------
+
+
+def viewer_base(request: Request, settings: Settings) -> str:
+    """Base URL of the web UI for source links: ASSISTANT_PUBLIC_URL, else this server."""
+    return settings.public_url or str(request.base_url)
+
+
+def cited(citations: Sequence[Citation], base: str) -> list[SourceCitation]:
+    return [
+        SourceCitation(**citation.model_dump(), url=source_url(base, citation) or "")
+        for citation in citations
+    ]
+
+
+def sources_block(citations: Sequence[SourceCitation]) -> str:
+    """Markdown list of the sources, for clients that show only the text."""
+    if not citations:
+        return ""
+    lines = ["", "", "**Sources**", ""]
+    for citation in citations:
+        quote = " ".join(citation.quote.split())
+        if len(quote) > SOURCE_QUOTE_CHARS:
+            quote = quote[: SOURCE_QUOTE_CHARS - 1].rstrip() + "…"
+        where = f"{citation.doc_id}, characters {citation.start}–{citation.end}"
+        if citation.page is not None:
+            where += f", page {citation.page}"
+        lines.append(
+            f"[{citation.marker}] {citation.title or citation.doc_id} ({where}): “{quote}” {citation.url}"
+        )
+    return "\n".join(lines)
+
+
+def completion(answer: Answer, model: str, choice: ModelChoice, base: str) -> ChatCompletion:
+    citations = cited(answer.citations, base)
+    text = answer.answer + (sources_block(citations) if choice.sources else "")
+    return ChatCompletion(
+        id=completion_id(answer),
+        created=int(time.time()),
+        model=model,
+        choices=[Choice(message=AssistantMessage(content=text))],
+        citations=citations,
+        abstained=answer.abstained,
+    )
+
+
+def completion_id(answer: Answer) -> str:
+    return f"chatcmpl-{answer.id}" if answer.id else f"chatcmpl-{int(time.time() * 1000)}"
+
+
+@router.post("/v1/chat/completions", response_model=ChatCompletion, responses=_ERRORS)
+async def chat_completions(
+    body: ChatCompletionRequest,
+    request: Request,
+    assistant: AssistantDep,
+    settings: SettingsDep,
+) -> Response:
+    """Answer the last user message with citations, whole or as `chat.completion.chunk` events."""
+    choice = parse_model(body.model, settings)
+    reject_unsupported(body)
+    question, history = conversation(body.messages, settings)
+    include = body.include_sources or choice.sources
+    choice = ModelChoice(composer=choice.composer, sources=include)
+    base = viewer_base(request, settings)
+    arguments: dict[str, Any] = {
+        "top_k": body.top_k,
+        "filters": body.filters,
+        "history": history,
+        "composer": choice.composer,
+    }
+    if not body.stream:
+        answer = await run_in_threadpool(lambda: assistant.ask(question, **arguments))
+        return JSONResponse(completion(answer, body.model, choice, base).model_dump(mode="json"))
+    events = answer_events(assistant, question, arguments)
+    # The first event is computed before the response starts, so a bad question or an unreadable
+    # index is still an ordinary error object with its status code.
+    first = await run_in_threadpool(next, events, None)
+    return StreamingResponse(
+        stream_chunks(first, events, body.model, choice, base),
+        media_type="text/event-stream",
+        headers={"Cache-Control": "no-cache", "X-Accel-Buffering": "no"},
+    )
+
+
+def answer_events(assistant: Assistant, question: str, arguments: dict[str, Any]) -> Iterator[str | Answer]:
+    """Text deltas, then the final Answer: the one place that reads the core's stream events."""
+    for event in assistant.stream(question, **arguments):
+        if event["type"] == "delta":
+            yield event["text"]
+        elif event["type"] == "answer":
+            yield event["answer"]
+
+
+def stream_chunks(
+    first: str | Answer | None,
+    events: Iterator[str | Answer],
+    model: str,
+    choice: ModelChoice,
+    base: str,
+) -> Iterator[str]:
+    """Server-sent `chat.completion.chunk` events ending in `data: [DONE]`.
+
+    A sync generator, so Starlette iterates it (and the core's stream) in the thread pool.
+    """
+    created = int(time.time())
+    chunk_id = f"chatcmpl-{created}"
+
+    def chunk(delta: ChunkDelta, finish: bool = False, answer: Answer | None = None) -> str:
+        extra: dict[str, Any] = {}
+        if answer is not None:
+            extra = {"citations": cited(answer.citations, base), "abstained": answer.abstained}
+        data = ChatCompletionChunk(
+            id=chunk_id,
+            created=created,
+            model=model,
+            choices=[ChunkChoice(delta=delta, finish_reason="stop" if finish else None)],
+            **extra,
+        ).model_dump(mode="json", exclude_none=True)
+        data["choices"][0]["finish_reason"] = "stop" if finish else None
+        return sse(data)
+
+    yield chunk(ChunkDelta(role="assistant", content=""))
+    streamed = ""
+    try:
+        event = first
+        while event is not None:
+            if isinstance(event, Answer):
+                yield from final_chunks(event, streamed, chunk, choice, base)
+                break
+            streamed += event
+            yield chunk(ChunkDelta(content=event))
+            event = next(events, None)
+    except Exception as exc:
+        if not isinstance(exc, AssistantError):
+            log.error("streamed chat completion failed", exc_info=exc)
+        message = str(exc) if isinstance(exc, AssistantError) else "Internal server error; see the server log"
+        yield sse({"error": OpenAIErrorDetail(message=message, type="server_error").model_dump(mode="json")})
+        return
+    yield "data: [DONE]\n\n"
+
+
+def final_chunks(
+    answer: Answer,
+    streamed: str,
+    chunk: Callable[..., str],
+    choice: ModelChoice,
+    base: str,
+) -> Iterator[str]:
+    """Whatever text the client still needs, then the chunk carrying finish_reason and citations."""
+    if streamed != answer.answer:
+        # The final answer is authoritative (an LLM reply that fell back to the extractive one):
+        # a stream cannot take text back, so the client is given the cited answer after a rule.
+        separator = "\n\n---\n\n" if streamed else ""
+        yield chunk(ChunkDelta(content=separator + answer.answer))
+    if choice.sources and answer.citations:
+        yield chunk(ChunkDelta(content=sources_block(cited(answer.citations, base))))
+    yield chunk(ChunkDelta(), finish=True, answer=answer)
+
+
+def sse(data: dict[str, Any]) -> str:
+    return f"data: {json.dumps(data, ensure_ascii=False)}\n\n"
