@@ -15,11 +15,11 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from assistant.answering import ComposeContext
+from assistant.compose.seam import ComposeContext
 from assistant.ingest.chunking import chunk_sentences
 from assistant.ingest.sentences import split_sentences
 from assistant.lexical import content_terms
-from assistant.models import Passage
+from assistant.models import DocumentMeta, Passage
 from assistant.retrieval import retrieve
 from assistant.store import FORMAT_VERSION, ChunkRow, Manifest, NewChunk, SentenceRow, chunk_key
 
@@ -185,8 +185,9 @@ class FakeSnapshot:
 
     # --- documents ---------------------------------------------------------------------------
 
-    def document_meta(self, doc_ids: Iterable[str]) -> dict[str, tuple[str, str, str]]:
-        return {d: (self.docs[d].title, self.docs[d].source, "[]") for d in set(doc_ids) if d in self.docs}
+    def document_meta(self, doc_ids: Iterable[str]) -> dict[str, DocumentMeta]:
+        known = set(doc_ids) & self.docs.keys()
+        return {d: DocumentMeta(self.docs[d].title, self.docs[d].source) for d in known}
 
     def text_slice(self, doc_id: str, start: int, end: int) -> str:
         return self.docs[doc_id].text[start:end] if doc_id in self.docs else ""
