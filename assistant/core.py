@@ -74,6 +74,8 @@ class Assistant:
         composer: Composer | None = None,
     ) -> None:
         self.index_dir = Path(index_dir)
+        if settings.index_dir != self.index_dir:  # one index directory, whichever way it was given
+            settings = settings.model_copy(update={"index_dir": self.index_dir})
         self.settings = settings
         self.store = IndexStore(self.index_dir, settings.faiss_index, settings.faiss_exact_max)
         self.embedder: Embedder = embedder or SentenceTransformerEmbedder(

@@ -7,7 +7,7 @@ from pathlib import Path
 
 import click
 
-from assistant.cli.common import friendly_errors, index_dir_option, load_assistant
+from assistant.cli.common import command_settings, friendly_errors, index_dir_option, load_assistant
 from assistant.models import Answer
 
 
@@ -28,7 +28,7 @@ def ask_command(
     """Answer QUESTION from the indexed documents, citing every sentence."""
     from assistant.models import SearchFilters
 
-    assistant = load_assistant(index_dir)
+    assistant = load_assistant(command_settings(index_dir=index_dir))
     filters = SearchFilters(doc_ids=list(doc_ids)) if doc_ids else None
     answer = assistant.ask(question, top_k=top_k, filters=filters)
     click.echo(answer.model_dump_json(indent=2) if as_json else render(answer))

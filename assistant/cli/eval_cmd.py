@@ -15,7 +15,7 @@ from typing import Any
 
 import click
 
-from assistant.cli.common import friendly_errors, index_dir_option, load_assistant
+from assistant.cli.common import command_settings, friendly_errors, index_dir_option, load_assistant
 
 MODES = ("hybrid", "dense", "keyword")
 COMPOSERS = ("extractive", "llm")
@@ -64,19 +64,6 @@ def _thresholds(specs: Sequence[str], at_least: bool, param: str) -> list[Any]:
         except ValueError as exc:
             raise click.BadParameter(str(exc), param_hint=param) from exc
     return parsed
-
-
-def _composer_overrides(composer: str) -> dict[str, Any]:
-    """Settings overrides selecting the composer; refuse one this build cannot select."""
-    from assistant.settings import Settings
-
-    if "composer" in Settings.model_fields:
-        return {"composer": composer}
-    if composer != "extractive":
-        raise click.BadParameter(
-            f"the {composer} composer cannot be selected in this version", param_hint="--composer"
-        )
-    return {}
 
 
 @eval_group.command("run")
@@ -182,7 +169,7 @@ def run_command(
     old = rep.load_report(compare) if compare else None
     records = load_gold(gold)[:limit]
     assistant = load_assistant(
-        index_dir, abstain_threshold=abstain_threshold, **_composer_overrides(composer)
+        command_settings(index_dir=index_dir, abstain_threshold=abstain_threshold, composer=composer)
     )
     check_against_index(records, assistant)
     config = RunConfig(top_k=top_k, mode=mode, depth=depth, composer=composer)  # type: ignore[arg-type]
@@ -270,9 +257,8 @@ def convert_command(
     index_dir = target / "index"
     if build_index:
         from assistant.core import Assistant
-        from assistant.settings import Settings
 
-        assistant = Assistant.open_or_create(index_dir, settings=Settings(index_dir=index_dir))
+        assistant = Assistant.open_or_create(index_dir, settings=command_settings(index_dir=index_dir))
         built = assistant.index_paths([result.corpus_dir], prune=True)
         click.echo(
             f"indexed {built.documents} documents, {built.chunks} chunks "
@@ -328,7 +314,7 @@ def calibrate_command(
 
     grid = _grid(thresholds)
     records = load_gold(gold)[:limit]
-    assistant = load_assistant(index_dir)
+    assistant = load_assistant(command_settings(index_dir=index_dir))
     check_against_index(records, assistant)
     current = assistant.settings.abstain_threshold
     try:

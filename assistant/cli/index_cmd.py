@@ -8,7 +8,7 @@ from typing import Any
 
 import click
 
-from assistant.cli.common import friendly_errors, index_dir_option
+from assistant.cli.common import command_settings, friendly_errors, index_dir_option, load_assistant
 from assistant.models import IndexReport
 
 #: below this many files a progress bar is more noise than help
@@ -35,10 +35,9 @@ def build_command(
     Exits 0 when every file was indexed, 3 when some were skipped (listed with reasons).
     """
     from assistant.core import Assistant
-    from assistant.settings import Settings
 
-    settings = Settings()
-    target = index_dir or settings.index_dir
+    settings = command_settings(index_dir=index_dir)
+    target = settings.index_dir
     assistant = Assistant(target, settings)
     roots = list(paths) or [settings.corpus_dir]
     bar = _ProgressBar()
@@ -94,7 +93,5 @@ def _print_summary(report: IndexReport, index_dir: Path) -> None:
 @friendly_errors
 def remove_command(doc_id: str, index_dir: Path | None) -> None:
     """Delete one document (by doc_id) from dense and keyword search."""
-    from assistant.cli.common import load_assistant
-
-    load_assistant(index_dir).remove_document(doc_id)
+    load_assistant(command_settings(index_dir=index_dir)).remove_document(doc_id)
     click.echo(f"Removed {doc_id}.")

@@ -4,11 +4,10 @@ from __future__ import annotations
 
 import socket
 from pathlib import Path
-from typing import Any
 
 import click
 
-from assistant.cli.common import friendly_errors, index_dir_option
+from assistant.cli.common import command_settings, friendly_errors, index_dir_option
 
 
 @click.command("serve")
@@ -33,10 +32,8 @@ def serve_command(host: str | None, port: int | None, index_dir: Path | None, bu
 
     from assistant.core import Assistant
     from assistant.server import create_app
-    from assistant.settings import Settings
 
-    overrides: dict[str, Any] = {"host": host, "port": port, "index_dir": index_dir}
-    settings = Settings(**{k: v for k, v in overrides.items() if v is not None})
+    settings = command_settings(host=host, port=port, index_dir=index_dir)
     assistant = Assistant.open_or_create(settings.index_dir, settings=settings)
     if build and assistant.snapshot() is None:
         click.echo(f"No index in {settings.index_dir} yet; indexing {settings.corpus_dir} ...")

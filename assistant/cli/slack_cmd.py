@@ -6,10 +6,8 @@ import logging
 from pathlib import Path
 
 import click
-from pydantic import ValidationError
 
-from assistant.cli.common import friendly_errors, index_dir_option, load_assistant
-from assistant.settings import Settings
+from assistant.cli.common import command_settings, friendly_errors, index_dir_option, load_assistant
 
 LOG_FORMAT = "%(asctime)s %(levelname)s %(name)s: %(message)s"
 
@@ -26,21 +24,8 @@ def slack(index_dir: Path | None) -> None:
     """
     from assistant.slack.socket import check_socket_settings, run_socket_mode
 
-    settings = _settings()
+    settings = command_settings(index_dir=index_dir)
     # Refuse before loading the model and the index: a missing token is the common first error.
     check_socket_settings(settings)
     logging.basicConfig(level=logging.INFO, format=LOG_FORMAT)
-    assistant = load_assistant(index_dir)
-    run_socket_mode(assistant, assistant.settings)
-
-
-def _settings() -> Settings:
-    """Settings from the environment; a bad value names the variable but never echoes it."""
-    try:
-        return Settings()
-    except ValidationError as exc:
-        problems = "; ".join(
-            f"ASSISTANT_{'_'.join(str(part) for part in error['loc']).upper()}: {error['msg']}"
-            for error in exc.errors()
-        )
-        raise click.ClickException(f"invalid configuration: {problems}") from None
+    run_socket_mode(load_assistant(settings), settings)
