@@ -1,0 +1,183 @@
+"""The MCP server end to end: `assistant mcp` as a subprocess, driven by the MCP SDK's own client."""
+
+from __future__ import annotations
+
+import re
+import shutil
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from assistant.core import Assistant
+from tests.conftest import CORPUS_DIR, EXAMPLE_QUESTION
+from tests.helpers import SURVEY_DOC, SURVEY_NAME, SURVEY_QUESTION, SURVEY_TEXT
+from tests.mcp_client import McpClient, http_server, index_args, stdio_server
+
+ZARIF = "zarif-how-iran-sees-the-path-to-peace"
+PEZESHKIAN = "pezeshkian-foreign-policy-first-year"
+READ_TOOLS = {"ask", "search", "get_document", "list_documents"}
+
+
+@pytest.fixture(scope="module")
+def mcp(sample_index_dir: Path) -> Iterator[McpClient]:
+    with stdio_server(*index_args(sample_index_dir)) as client:
+        yield client
+
+
+def assert_quotes_are_slices(mcp: McpClient, citations: list[dict[str, Any]]) -> None:
+    """Each quote is what get_document returns for its offsets (asked through the server)."""
+    for citation in citations:
+        piece = mcp.structured(
+            "get_document", {"doc_id": citation["doc_id"], "start": citation["start"], "end": citation["end"]}
+        )
+        assert piece["text"] == citation["quote"]
+
+
+def test_lists_the_read_only_tools_with_agent_descriptions(mcp: McpClient) -> None:
+    tools = {tool.name: tool for tool in mcp.tools()}
+
+    assert set(tools) == READ_TOOLS
+    for tool in tools.values():
+        assert tool.annotations is not None and tool.annotations.read_only_hint is True
+        assert tool.description and len(tool.description) > 80
+        assert tool.output_schema is not None
+    assert "exact" in (tools["ask"].description or "")
+    assert set(tools["ask"].input_schema["properties"]) == {"question", "doc_ids", "top_k"}
+    assert tools["ask"].input_schema["required"] == ["question"]
+
+
+def test_ask_returns_the_answer_with_verifiable_citations(
+    mcp: McpClient, sample_assistant: Assistant
+) -> None:
+    result = mcp.call("ask", {"question": EXAMPLE_QUESTION})
+
+    assert not result.is_error
+    data = result.structured_content
+    assert data is not None
+    assert "598" in data["answer"]
+    assert data["abstained"] is False
+    markers = {int(m) for m in re.findall(r"\[(\d+)\]", data["answer"])}
+    assert markers == {c["marker"] for c in data["citations"]}
+    assert ZARIF in {c["doc_id"] for c in data["citations"]}
+    assert_quotes_are_slices(mcp, data["citations"])
+    for citation in data["citations"]:
+        stored = sample_assistant.get_document(citation["doc_id"]).text
+        assert stored[citation["start"] : citation["end"]] == citation["quote"]
+    text = result.content[0].text  # type: ignore[union-attr]
+    assert text.startswith(data["answer"])
+    assert f"[1] {data['citations'][0]['doc_id']} [" in text
+
+
+def test_ask_with_a_document_filter_cites_only_that_document(mcp: McpClient) -> None:
+    data = mcp.structured("ask", {"question": EXAMPLE_QUESTION, "doc_ids": [PEZESHKIAN], "top_k": 2})
+
+    assert {c["doc_id"] for c in data["citations"]} <= {PEZESHKIAN}
+
+
+def test_unanswerable_question_abstains(mcp: McpClient) -> None:
+    data = mcp.structured("ask", {"question": "Who won the 2022 FIFA World Cup?"})
+
+    assert data["abstained"] is True
+    assert data["citations"] == []
+
+
+def test_search_ranks_passages_with_offsets_into_the_stored_text(mcp: McpClient) -> None:
+    passages = mcp.structured("search", {"query": "Resolution 598", "top_k": 5})["passages"]
+
+    assert [p["rank"] for p in passages] == list(range(1, len(passages) + 1))
+    assert ZARIF in {p["doc_id"] for p in passages[:3]}
+    for passage in passages:
+        piece = mcp.structured(
+            "get_document", {"doc_id": passage["doc_id"], "start": passage["start"], "end": passage["end"]}
+        )
+        assert piece["text"] == passage["text"]
+
+
+def test_list_documents_matches_the_index(mcp: McpClient, sample_assistant: Assistant) -> None:
+    documents = mcp.structured("list_documents")["documents"]
+
+    assert {d["doc_id"] for d in documents} == {d.doc_id for d in sample_assistant.list_documents()}
+    assert all(d["chars"] > 0 and d["chunks"] > 0 for d in documents)
+
+
+def test_get_document_returns_the_whole_text_or_pages_it(mcp: McpClient, sample_assistant: Assistant) -> None:
+    stored = sample_assistant.get_document(ZARIF).text
+    whole = mcp.structured("get_document", {"doc_id": ZARIF})
+
+    assert whole["length"] == len(stored)
+    if len(stored) <= 20_000:
+        assert whole["text"] == stored and whole["truncated"] is False
+    else:
+        assert whole["truncated"] is True and stored.startswith(whole["text"])
+    tail = mcp.structured("get_document", {"doc_id": ZARIF, "start": len(stored) - 10})
+    assert tail["text"] == stored[-10:]
+
+
+def test_errors_are_tool_errors_and_the_server_keeps_serving(
+    mcp: McpClient, sample_assistant: Assistant
+) -> None:
+    limit = sample_assistant.settings.max_question_chars
+    unknown = mcp.call("get_document", {"doc_id": "no-such-document"})
+    too_long = mcp.call("ask", {"question": "word " * limit})
+    bad_range = mcp.call("get_document", {"doc_id": ZARIF, "start": 10, "end": 5})
+    bad_top_k = mcp.call("search", {"query": "Resolution 598", "top_k": 0})
+
+    for result, fragment in (
+        (unknown, "no-such-document"),
+        (too_long, "ASSISTANT_MAX_QUESTION_CHARS"),
+        (bad_range, "start <= end"),
+        (bad_top_k, "top_k"),
+    ):
+        assert result.is_error
+        assert fragment in result.content[0].text  # type: ignore[union-attr]
+        assert "Traceback" not in result.content[0].text  # type: ignore[union-attr]
+    assert mcp.structured("list_documents")["documents"]
+
+
+@pytest.fixture()
+def writable_corpus(tmp_path: Path) -> Path:
+    corpus = tmp_path / "corpus"
+    shutil.copytree(CORPUS_DIR, corpus)
+    return corpus
+
+
+def test_indexing_needs_the_flag_and_stays_inside_the_corpus(
+    mutable_index_dir: Path, writable_corpus: Path, tmp_path: Path
+) -> None:
+    (writable_corpus / "new").mkdir()
+    (writable_corpus / "new" / SURVEY_NAME).write_text(SURVEY_TEXT, encoding="utf-8")
+    outside = tmp_path / "outside"
+    outside.mkdir()
+    (outside / "secret.txt").write_text("The vault code is 4711.", encoding="utf-8")
+    (writable_corpus / "link.txt").symlink_to(outside / "secret.txt")
+    args = [*index_args(mutable_index_dir), "--allow-indexing", "--corpus-dir", str(writable_corpus)]
+
+    with stdio_server(*args) as mcp:
+        tools = {tool.name: tool for tool in mcp.tools()}
+        escape = mcp.call("index_documents", {"paths": [str(outside)]})
+        dotdot = mcp.call("index_documents", {"paths": ["../outside/secret.txt"]})
+        via_link = mcp.call("index_documents", {"paths": ["link.txt"]})
+        indexed = mcp.structured("index_documents", {"paths": ["new"]})
+        answer = mcp.structured("ask", {"question": SURVEY_QUESTION})
+        documents = {d["doc_id"] for d in mcp.structured("list_documents")["documents"]}
+
+    assert set(tools) == {*READ_TOOLS, "index_documents"}
+    assert tools["index_documents"].annotations.read_only_hint is False  # type: ignore[union-attr]
+    for refused in (escape, dotdot, via_link):
+        assert refused.is_error
+        assert "outside the corpus folders" in refused.content[0].text  # type: ignore[union-attr]
+    assert indexed["added"] == [SURVEY_DOC]
+    assert "412" in answer["answer"]
+    assert SURVEY_DOC in documents and "secret" not in documents and "link" not in documents
+
+
+def test_streamable_http_transport_serves_the_same_tools(sample_index_dir: Path) -> None:
+    with http_server(*index_args(sample_index_dir)) as mcp:
+        names = {tool.name for tool in mcp.tools()}
+        data = mcp.structured("ask", {"question": EXAMPLE_QUESTION})
+
+    assert names == READ_TOOLS
+    assert "598" in data["answer"]
+    assert ZARIF in {c["doc_id"] for c in data["citations"]}
