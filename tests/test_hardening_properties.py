@@ -8,7 +8,6 @@ bounded number of examples because each one builds an index.
 
 from __future__ import annotations
 
-import re
 from pathlib import Path
 
 from hypothesis import HealthCheck, given, settings
@@ -18,6 +17,7 @@ from assistant.core import Assistant
 from assistant.ingest import chunk_document, load_file, normalise_text, split_sentences
 from assistant.ingest.sentences import MAX_SENTENCE_CHARS
 from assistant.settings import Settings
+from tests.helpers import assert_contract
 
 HOSTILE_PIECES = [
     "\u0301", "\u0327\u0308", "e\u0301", "\u05e9\u05dc\u05d5\u05dd", "\u0645\u0631\u062d\u0628\u0627",
@@ -109,15 +109,20 @@ WORDS = [
     "keeper", "storm", "1987", "412", "March", "minister", "island", "repairs", "euros", "night",
 ]  # fmt: skip
 SENTENCE = st.lists(st.sampled_from(WORDS), min_size=3, max_size=14).map(" ".join)
-NOISE = st.sampled_from([*HOSTILE_PIECES, "", "", ""])
+SEPARATORS = [". ", "! ", "? ", "\r\n", "\n\n", " ", "… ", "\x00 "]
 
 
 @st.composite
-def documents(draw: st.DrawFn) -> str:
+def documents(draw: st.DrawFn, binary: bool = True) -> str:
+    """Sentences of WORDS between hostile pieces; with `binary=False` no NUL, so the loader
+    stores it (a NUL byte makes a file binary, which the loader refuses)."""
+    pieces = [p for p in HOSTILE_PIECES if binary or "\x00" not in p]
+    noise = st.sampled_from([*pieces, "", "", ""])
+    separators = st.sampled_from([s for s in SEPARATORS if binary or "\x00" not in s])
     parts = []
     for _ in range(draw(st.integers(1, 12))):
-        parts.append(draw(NOISE) + draw(SENTENCE).capitalize() + draw(NOISE))
-        parts.append(draw(st.sampled_from([". ", "! ", "? ", "\r\n", "\n\n", " ", "… ", "\x00 "])))
+        parts.append(draw(noise) + draw(SENTENCE).capitalize() + draw(noise))
+        parts.append(draw(separators))
     return "".join(parts)
 
 
@@ -130,7 +135,11 @@ COMPOSER_EXAMPLES = 30
     suppress_health_check=[HealthCheck.function_scoped_fixture, HealthCheck.too_slow],
 )
 @given(
-    texts=st.lists(documents(), min_size=1, max_size=3),
+    # the first document is always stored, so every example checks citations; the others may
+    # be refused as binary, which the count below accounts for
+    texts=st.tuples(documents(binary=False), st.lists(documents(), max_size=2)).map(
+        lambda drawn: [drawn[0], *drawn[1]]
+    ),
     question=SENTENCE,
     chunk_size=st.sampled_from([100, 200, 600]),
 )
@@ -149,21 +158,16 @@ def test_citations_slice_the_stored_text_exactly(
     report = assistant.index_paths([docs])
     stored = {d.doc_id: assistant.get_document(d.doc_id).text for d in assistant.list_documents()}
     assert len(stored) + len(report.skipped) == len(texts)
-    if not stored:
-        return
+    assert "doc0" in stored, report.skipped
     for doc_id, text in stored.items():
         # a leading U+FEFF is a UTF-8 byte-order mark, not text: the loader drops it
         assert text == normalise_text(texts[int(doc_id.removeprefix("doc"))].removeprefix("\ufeff"))
 
     for ask in (question, question + "?", f"When did the {question}?"):
         answer = assistant.ask(ask, top_k=3)
-        markers = [int(m) for m in re.findall(r"\[(\d+)\]", answer.answer)]
-        assert sorted(set(markers)) == [c.marker for c in answer.citations]
-        if answer.abstained:
-            assert answer.citations == []
+        assert_contract(answer, assistant)
         for citation in answer.citations:
             assert 0 <= citation.start < citation.end <= len(stored[citation.doc_id])
-            assert stored[citation.doc_id][citation.start : citation.end] == citation.quote
             assert citation.quote.strip() == citation.quote
         for passage in answer.passages:
             assert stored[passage.doc_id][passage.start : passage.end] == passage.text
