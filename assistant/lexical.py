@@ -237,10 +237,20 @@ def content_terms(text: str) -> list[str]:
     return [stem(w) for w in words(text) if w not in STOPWORDS]
 
 
+def index_terms(text: str) -> str:
+    """The text as keyword search indexes it: every word stemmed, space-separated.
+
+    FTS5 gets these stems (and its plain unicode61 tokenizer) rather than stemming with its own
+    porter tokenizer, so the index, sentence frequencies and the posting budget share one stemmer.
+    """
+    return " ".join(stem(word) for word in words(text))
+
+
 def fts_match_query(
     text: str, max_terms: int = 64, document_frequency: Mapping[str, int] | None = None
 ) -> str | None:
-    """An FTS5 MATCH expression OR-ing the question's content words, each quoted (no syntax leaks).
+    """An FTS5 MATCH expression OR-ing the stems of the question's content words, each quoted
+    (no syntax leaks), to match what index_terms() indexed.
 
     With `document_frequency` (stem -> sentences holding it) the words are taken rarest first
     while their frequencies add up to at most KEYWORD_POSTING_BUDGET (the rarest one always):
@@ -267,4 +277,5 @@ def fts_match_query(
         seen = [w for w in seen if w in kept]
     if not seen:
         return None
-    return " OR ".join('"' + w.replace('"', '""') + '"' for w in seen)
+    stems = dict.fromkeys(stem(w) for w in seen)
+    return " OR ".join('"' + s.replace('"', '""') + '"' for s in stems)

@@ -35,13 +35,13 @@ from typing import Any
 import numpy as np
 
 from assistant.errors import IndexBusyError, IndexCorruptError, IndexNotFoundError, IndexWriteError
-from assistant.lexical import content_terms
+from assistant.lexical import content_terms, index_terms
 from assistant.models import DocumentMeta
 from assistant.vector_index import VectorIndex, choose_kind
 
 log = logging.getLogger(__name__)
 
-FORMAT_VERSION = 1
+FORMAT_VERSION = 2
 CURRENT_FILE = "CURRENT"
 SNAPSHOTS_DIR = "snapshots"
 KEEP_SNAPSHOTS = 3
@@ -96,6 +96,13 @@ _SCHEMA = [
     CREATE VIRTUAL TABLE chunks_fts USING fts5(
         text, content='chunks', content_rowid='id', tokenize='porter unicode61'
     );
+    """,
+    # migration 2: keyword search over the stems of the one stemmer the rest of the index uses
+    # (lexical.stem: sentence frequencies, the posting budget), instead of FTS5's own porter
+    """
+    DROP TABLE chunks_fts;
+    CREATE VIRTUAL TABLE chunks_fts USING fts5(text, content='', tokenize='unicode61');
+    INSERT INTO chunks_fts(rowid, text) SELECT id, index_terms(text) FROM chunks;
     """,
 ]
 
@@ -588,6 +595,13 @@ def _acquire(handle: Any, timeout: float, index_dir: Path) -> None:
         )
 
 
+def _connect_for_writing(path: Path) -> sqlite3.Connection:
+    """A connection that can compute what FTS5 indexes (`index_terms(text)`, see lexical.py)."""
+    connection = sqlite3.connect(path)
+    connection.create_function("index_terms", 1, index_terms, deterministic=True)
+    return connection
+
+
 class SnapshotWriter:
     """Builds the next snapshot in a temporary folder; nothing is visible until commit()."""
 
@@ -602,6 +616,7 @@ class SnapshotWriter:
         self.changed = current is None
         db_path = self.tmp_path / "store.sqlite"
         self.live_manifest: Manifest | None = None
+        self.db: sqlite3.Connection
         if current is not None:
             live = Snapshot(store.index_dir, current)
             self.live_manifest = live.manifest
@@ -613,10 +628,11 @@ class SnapshotWriter:
                 self.vectors = live.vectors.clone()
             finally:
                 live.close()
-            self.db = sqlite3.connect(db_path)
+            self.db = _connect_for_writing(db_path)
         else:
-            self.db = sqlite3.connect(db_path)
-            self.db.executescript(_SCHEMA[0])
+            self.db = _connect_for_writing(db_path)
+            for migration in _SCHEMA:
+                self.db.executescript(migration)
             self.db.execute(f"PRAGMA user_version = {len(_SCHEMA)}")
             kind = choose_kind(store.faiss_index, 0, store.faiss_exact_max)
             self.vectors = VectorIndex.create(kind, manifest.dimension)
@@ -669,7 +685,7 @@ class SnapshotWriter:
         if rows:
             self.vectors.remove(r[0] for r in rows)
             self.db.executemany(
-                "INSERT INTO chunks_fts(chunks_fts, rowid, text) VALUES('delete', ?, ?)", rows
+                "INSERT INTO chunks_fts(chunks_fts, rowid, text) VALUES('delete', ?, index_terms(?))", rows
             )
         spans = self.db.execute("SELECT start, end FROM sentences WHERE doc_id = ?", (doc_id,)).fetchall()
         self._update_term_df([doc[0][s:e] for s, e in spans], -1)
@@ -736,7 +752,8 @@ class SnapshotWriter:
             assert cursor.lastrowid is not None
             ids.append(cursor.lastrowid)
             self.db.execute(
-                "INSERT INTO chunks_fts(rowid, text) VALUES (?, ?)", (cursor.lastrowid, chunk.text)
+                "INSERT INTO chunks_fts(rowid, text) VALUES (?, index_terms(?))",
+                (cursor.lastrowid, chunk.text),
             )
         self.vectors.add(chunk_vectors, ids)
 

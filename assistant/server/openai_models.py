@@ -75,23 +75,22 @@ class Choice(BaseModel):
     logprobs: None = None
 
 
-class CitedFields(BaseModel):
-    """Extension fields on a completion and on the final stream chunk."""
-
-    citations: list[SourceCitation] | None = Field(
-        None, description="Extension: the evidence of each `[n]` marker in the content."
-    )
-    abstained: bool | None = Field(
-        None, description="Extension: true when the documents hold no good evidence."
-    )
+def _citations_field() -> Any:
+    return Field(None, description="Extension: the evidence of each `[n]` marker in the content.")
 
 
-class ChatCompletion(CitedFields):
+def _abstained_field() -> Any:
+    return Field(None, description="Extension: true when the documents hold no good evidence.")
+
+
+class ChatCompletion(BaseModel):
     id: str
     object: Literal["chat.completion"] = "chat.completion"
     created: int
     model: str
     choices: list[Choice]
+    citations: list[SourceCitation] | None = _citations_field()
+    abstained: bool | None = _abstained_field()
 
 
 class ChunkDelta(BaseModel):
@@ -106,12 +105,16 @@ class ChunkChoice(BaseModel):
     logprobs: None = None
 
 
-class ChatCompletionChunk(CitedFields):
+class ChatCompletionChunk(BaseModel):
+    """One streamed event; the last one carries finish_reason, citations and abstained."""
+
     id: str
     object: Literal["chat.completion.chunk"] = "chat.completion.chunk"
     created: int
     model: str
     choices: list[ChunkChoice]
+    citations: list[SourceCitation] | None = _citations_field()
+    abstained: bool | None = _abstained_field()
 
 
 class ModelCard(BaseModel):

@@ -12,6 +12,7 @@ from __future__ import annotations
 import json
 import logging
 import time
+import uuid
 from collections.abc import Callable, Coroutine, Iterator, Sequence
 from dataclasses import dataclass
 from typing import Any
@@ -312,7 +313,7 @@ def completion(answer: Answer, model: str, choice: ModelChoice, base: str) -> Ch
 
 
 def completion_id(answer: Answer) -> str:
-    return f"chatcmpl-{answer.id}" if answer.id else f"chatcmpl-{int(time.time() * 1000)}"
+    return f"chatcmpl-{answer.id or uuid.uuid4().hex}"
 
 
 @router.post("/v1/chat/completions", response_model=ChatCompletion, responses=_ERRORS)
@@ -370,7 +371,7 @@ def stream_chunks(
     A sync generator, so Starlette iterates it (and the core's stream) in the thread pool.
     """
     created = int(time.time())
-    chunk_id = f"chatcmpl-{created}"
+    chunk_id = f"chatcmpl-{uuid.uuid4().hex}"
 
     def chunk(delta: ChunkDelta, finish: bool = False, answer: Answer | None = None) -> str:
         extra: dict[str, Any] = {}
