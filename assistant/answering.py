@@ -16,9 +16,11 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 
 from assistant.answer_types import answer_type, can_answer
+from assistant.compose.evidence import compose_answer
+from assistant.compose.evidence import refers_back as refers_back
 from assistant.compose.seam import ComposeContext
 from assistant.lexical import STOPWORDS, content_terms
-from assistant.models import Answer, Citation, page_at
+from assistant.models import Answer
 from assistant.store import SentenceRow, Snapshot
 
 ABSTAIN_TEXT = "The documents do not cover this question, so there is no answer to give."
@@ -36,19 +38,6 @@ HEADING_MAX_WORDS = 10
 #: confidence lost when none of the question's names and numbers occur in the evidence
 MISSING_KEY_TERM_PENALTY = 0.4
 
-#: a sentence opening like this leans on the one before it ("They can use ...", "However, ...")
-_OPENS_WITH_REFERENCE = re.compile(
-    r"^\W*(this|that|these|those|it|its|he|she|they|them|his|her|their|such|the latter|"
-    r"the former|both|there|thus|therefore|hence|accordingly|as a result|in (this|that) "
-    r"(way|case|sense)|to (do )?(so|this|that)|for (this|that) reason|however|but|yet|"
-    r"instead|moreover|furthermore|in addition|also|again|then|still)\b",
-    re.I,
-)
-#: a demonstrative phrase anywhere ("believes this provision can ...") points back as well
-_DEMONSTRATIVE = re.compile(r"\b(this|these|such|the said|the same) [a-z]+", re.I)
-#: how many sentences back an answer may reach for the antecedent of a reference
-MAX_ANTECEDENTS = 2
-_WHITESPACE = re.compile(r"\s+")
 _CLOSING = re.compile(r"[.!?…:;\"”’')\]]$")
 _KEY_TERM = re.compile(r"\b[A-Z][\w'’-]*|\b\d[\d,.]*\b")
 
@@ -172,42 +161,6 @@ def _select(candidates: list[_Candidate], max_sentences: int) -> list[_Candidate
     return chosen
 
 
-def _with_antecedents(chosen: list[_Candidate], snapshot: Snapshot) -> list[tuple[SentenceRow, str]]:
-    """Add the preceding sentence of any chosen sentence that refers back to it."""
-    picked = {(c.row.doc_id, c.row.ord): (c.row, c.chunk_id) for c in chosen}
-    for candidate in chosen:
-        row, text = candidate.row, candidate.text
-        for _ in range(MAX_ANTECEDENTS):
-            if row.ord == 0 or (row.doc_id, row.ord - 1) in picked or not refers_back(text):
-                break
-            previous = snapshot.sentences(row.doc_id, row.ord - 1, row.ord - 1)
-            if not previous:
-                break
-            row = previous[0]
-            text = snapshot.text_slice(row.doc_id, row.start, row.end)
-            picked[(row.doc_id, row.ord)] = (row, candidate.chunk_id)
-    order = {c.row.doc_id: i for i, c in reversed(list(enumerate(chosen)))}
-    keys = sorted(picked, key=lambda k: (order[k[0]], k[1]))
-    return [picked[k] for k in keys]
-
-
-def refers_back(sentence: str) -> bool:
-    """Whether a sentence needs the one before it to be understood."""
-    return bool(_OPENS_WITH_REFERENCE.match(sentence) or _DEMONSTRATIVE.search(sentence[:120]))
-
-
-def _runs(rows: list[tuple[SentenceRow, str]]) -> list[list[tuple[SentenceRow, str]]]:
-    """Group consecutive sentences of the same document: one citation per run."""
-    runs: list[list[tuple[SentenceRow, str]]] = []
-    for item in rows:
-        row = item[0]
-        if runs and runs[-1][-1][0].doc_id == row.doc_id and runs[-1][-1][0].ord + 1 == row.ord:
-            runs[-1].append(item)
-        else:
-            runs.append([item])
-    return runs
-
-
 def abstention(context: ComposeContext) -> Answer:
     return Answer(
         id=uuid.uuid4().hex,
@@ -227,7 +180,6 @@ class ExtractiveComposer:
         self.max_sentences = max_sentences
 
     def compose(self, context: ComposeContext, abstain_threshold: float) -> Answer:
-        snapshot = context.snapshot
         candidates = collect_candidates(context)
         score = round(confidence(candidates, context), 4)
         if score < abstain_threshold:
@@ -235,34 +187,4 @@ class ExtractiveComposer:
             answer.confidence = score
             return answer
         chosen = _select(candidates, self.max_sentences)
-        rows = _with_antecedents(chosen, snapshot)
-        meta = snapshot.document_meta(row.doc_id for row, _ in rows)
-        parts: list[str] = []
-        citations: list[Citation] = []
-        for marker, run in enumerate(_runs(rows), start=1):
-            first, last = run[0][0], run[-1][0]
-            quote = snapshot.text_slice(first.doc_id, first.start, last.end)
-            doc = meta[first.doc_id]
-            citations.append(
-                Citation(
-                    marker=marker,
-                    doc_id=first.doc_id,
-                    source=doc.source,
-                    title=doc.title,
-                    chunk_id=run[0][1],
-                    start=first.start,
-                    end=last.end,
-                    quote=quote,
-                    page=page_at(doc.pages, first.start),
-                )
-            )
-            parts.append(f"{_WHITESPACE.sub(' ', quote)} [{marker}]")
-        return Answer(
-            id=uuid.uuid4().hex,
-            question=context.question,
-            answer=" ".join(parts),
-            abstained=False,
-            citations=citations,
-            passages=context.passages,
-            confidence=score,
-        )
+        return compose_answer(context, chosen, score)

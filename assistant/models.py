@@ -86,6 +86,11 @@ class Citation(BaseModel):
     end: int
     quote: str
     page: int | None = None
+    highlight: list[int] | None = Field(
+        None,
+        description="[start, end) document offsets, inside [start, end), of the part of the quote "
+        "that carries the answer (the date for 'when', the name for 'who'); null when none",
+    )
 
 
 class Answer(BaseModel):

@@ -73,11 +73,34 @@ def load_file(path: Path, max_bytes: int = 50_000_000) -> LoadedDocument:
         raise LoadError(f"corrupt {extension[1:].upper()} file ({type(exc).__name__}: {exc})") from exc
     if not document.text.strip():
         raise LoadError("empty file: it contains only whitespace, no text")
+    author = byline_author(document.text[:BYLINE_SEARCH_CHARS])
+    if author:
+        document.metadata.setdefault("author", author)
     log.debug("loaded %s: %d chars, title %r", path, len(document.text), document.title)
     return document
 
 
-# --- titles -----------------------------------------------------------------------------
+# --- titles and bylines -----------------------------------------------------------------
+
+#: a byline is looked for this far into a document
+BYLINE_SEARCH_CHARS = 1500
+# "By NAME" alone on a line near the top; the name may be a Markdown link ("By [NAME](url)").
+_BYLINE = re.compile(
+    r"^[ \t]*(?:\*\*|_)?(?:by|By|BY)[ \t]+\[?((?:[A-Z][\w.’'-]*[ \t]+){0,4}[A-Z][\w’'-]*)\]?(?:\([^)\n]*\))?"
+    r"(?:\*\*|_)?[ \t]*$",
+    re.M,
+)
+
+
+def byline_author(head: str) -> str | None:
+    """The author named by a "By NAME" line in a document's opening text, or None.
+
+    The composer names the author when the text says "he" of them (an author bio).
+    """
+    match = _BYLINE.search(head)
+    if match is None:
+        return None
+    return " ".join(match.group(1).split())
 
 
 def title_from_filename(path: Path) -> str:
