@@ -519,3 +519,28 @@ def test_upload_asks_for_the_api_key_once_and_keeps_it(
     finally:
         page.context.close()
     assert not errors, errors
+
+
+def test_the_part_of_the_quote_that_answers_is_marked_and_the_quote_is_unchanged(page: Page) -> None:
+    answer, node = ask(page, "When was Masoud Pezeshkian sworn in as president?")
+    assert not answer["abstained"], answer["answer"]
+    marked = [c for c in answer["citations"] if c.get("highlight")]
+    assert marked, answer["citations"]
+    sources = node.get_by_test_id("source")
+    for citation in answer["citations"]:
+        source = sources.nth(citation["marker"] - 1)
+        quote_node = source.get_by_test_id("source-quote")
+        # The quote reads exactly as cited; the mark only wraps part of it.
+        assert text_of(quote_node) == citation["quote"]
+        marks = quote_node.get_by_test_id("answer-mark")
+        if not citation.get("highlight"):
+            assert marks.count() == 0
+            continue
+        start, end = citation["highlight"]
+        assert citation["start"] <= start < end <= citation["end"]
+        assert marks.count() == 1
+        assert marks.first.evaluate("n => n.tagName") == "MARK"
+        assert text_of(marks.first) == citation["quote"][start - citation["start"] : end - citation["start"]]
+        assert marks.first.evaluate("n => [...n.childNodes].every(c => c.nodeType === Node.TEXT_NODE)")
+    ARTIFACTS.mkdir(exist_ok=True)
+    page.screenshot(path=str(ARTIFACTS / "chat-answer-mark.png"))

@@ -51,6 +51,24 @@ function formatMs(ms) {
   return ms < 1000 ? `${Math.round(ms)} ms` : `${(ms / 1000).toFixed(1)} s`;
 }
 
+/**
+ * A quote as text nodes, with the part that carries the answer (`highlight`: document offsets
+ * [start, end) inside the quote's own, which begins at `offset`) in a <mark>. Text stays text.
+ */
+export function quoteNodes(quote, offset, highlight) {
+  if (!Array.isArray(highlight) || highlight.length !== 2) return [quote];
+  const start = highlight[0] - offset;
+  const end = highlight[1] - offset;
+  if (!(Number.isInteger(start) && Number.isInteger(end) && start >= 0 && start < end && end <= quote.length)) {
+    return [quote];
+  }
+  return [
+    quote.slice(0, start),
+    el("mark", { class: "answer-mark", "data-testid": "answer-mark", text: quote.slice(start, end) }),
+    quote.slice(end),
+  ];
+}
+
 /** One clickable evidence row (a citation or a retrieved passage). */
 function evidenceItem({ marker, title, page, quote, testid, onOpen }) {
   return el(
@@ -71,7 +89,7 @@ function evidenceItem({ marker, title, page, quote, testid, onOpen }) {
           el("span", { class: "source__title", "data-testid": `${testid}-title`, text: title }),
           page ? el("span", { class: "source__page", text: `p. ${page}` }) : null,
         ),
-        el("span", { class: "source__quote", "data-testid": `${testid}-quote`, text: quote }),
+        el("span", { class: "source__quote", "data-testid": `${testid}-quote` }, quote),
       ),
     ),
   );
@@ -291,7 +309,7 @@ export class ChatView {
               marker: citation.marker,
               title: citation.title || citation.doc_id,
               page: citation.page,
-              quote: citation.quote,
+              quote: quoteNodes(citation.quote, citation.start, citation.highlight),
               testid: "source",
               onOpen: () => this.openDoc(citation.doc_id, citation.start, citation.end),
             }),
