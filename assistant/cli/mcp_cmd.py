@@ -3,11 +3,10 @@
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Any
 
 import click
 
-from assistant.cli.common import friendly_errors, index_dir_option
+from assistant.cli.common import command_settings, friendly_errors, index_dir_option, load_assistant
 
 DEFAULT_MCP_PORT = 8001
 MCP_PATH = "/mcp"
@@ -52,14 +51,12 @@ def mcp_command(
     """
     from assistant.core import Assistant
     from assistant.mcp import build_server
-    from assistant.settings import Settings
 
-    overrides: dict[str, Any] = {"index_dir": index_dir} if index_dir else {}
-    settings = Settings(**overrides)
+    settings = command_settings(index_dir=index_dir, host=host)
     if allow_indexing:  # may start from an empty index and fill it from the corpus
         assistant = Assistant.open_or_create(settings.index_dir, settings=settings)
     else:
-        assistant = Assistant.load(settings.index_dir, settings=settings)
+        assistant = load_assistant(settings)
     assistant.embed_query("warm up")  # load the model now, not during the first tool call
     server = build_server(
         assistant,
@@ -68,8 +65,7 @@ def mcp_command(
         public_url=settings.public_url,
     )
     if use_http:
-        address = host or settings.host
-        click.echo(f"MCP over streamable HTTP at http://{address}:{port}{MCP_PATH}", err=True)
-        server.run("streamable-http", host=address, port=port, streamable_http_path=MCP_PATH)
+        click.echo(f"MCP over streamable HTTP at http://{settings.host}:{port}{MCP_PATH}", err=True)
+        server.run("streamable-http", host=settings.host, port=port, streamable_http_path=MCP_PATH)
     else:
         server.run("stdio")

@@ -24,6 +24,7 @@ from fastapi.routing import APIRoute
 from starlette.concurrency import run_in_threadpool
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
+from assistant.compose.seam import AnswerDelta
 from assistant.core import Assistant
 from assistant.errors import AssistantError
 from assistant.models import Answer, Citation
@@ -353,10 +354,7 @@ async def chat_completions(
 def answer_events(assistant: Assistant, question: str, arguments: dict[str, Any]) -> Iterator[str | Answer]:
     """Text deltas, then the final Answer: the one place that reads the core's stream events."""
     for event in assistant.stream(question, **arguments):
-        if event["type"] == "delta":
-            yield event["text"]
-        elif event["type"] == "answer":
-            yield event["answer"]
+        yield event.text if isinstance(event, AnswerDelta) else event.answer
 
 
 def stream_chunks(
