@@ -33,6 +33,7 @@ from assistant.slack.blocks import (
     answer_messages,
     escape_mrkdwn,
     parse_feedback_action,
+    quote_mrkdwn,
     source_url,
     split_text,
 )
@@ -790,3 +791,21 @@ def test_question_text_and_thread_history() -> None:
     assert earlier_questions(thread, "1.4") == ["first?", "second?"]
     assert bot_in_thread(thread, BOT_USER_ID, BOT_ID)
     assert not bot_in_thread(thread[3:], BOT_USER_ID, BOT_ID)
+
+
+def test_the_part_of_the_quote_that_answers_is_bold_and_escaped() -> None:
+    quote = "On July 30, Masoud\n Pezeshkian <b> was sworn in & took office."
+    start = 10 + quote.index("July 30")
+    citation = _citation(1, quote, highlight=[start, start + len("July 30")])
+    blocks = answer_messages(_answer("Sworn in [1]", [citation]))[0].blocks
+    source = blocks[3]["text"]["text"]
+    assert source.endswith("> On *July 30*, Masoud Pezeshkian &lt;b&gt; was sworn in &amp; took office.")
+    # Markup inside the marked part is escaped too, and a mark that cannot be bold stays plain.
+    tricky = "The <Accords> & *stars* signed."
+    at = 10 + tricky.index("<Accords> & *stars*")
+    marked = _citation(1, tricky, highlight=[at, at + len("<Accords>")])
+    assert quote_mrkdwn(marked) == "The *&lt;Accords&gt;* &amp; *stars* signed."
+    starred = _citation(1, tricky, highlight=[at + 12, at + 19])
+    assert quote_mrkdwn(starred) == "The &lt;Accords&gt; &amp; *stars* signed."
+    outside = _citation(1, tricky, highlight=[0, 5])
+    assert quote_mrkdwn(outside) == "The &lt;Accords&gt; &amp; *stars* signed."

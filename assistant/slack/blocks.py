@@ -55,6 +55,38 @@ def to_mrkdwn(text: str) -> str:
     return _MD_BOLD.sub(r"*\1*", escaped)
 
 
+_SPACE = re.compile(r"\s+")
+# mrkdwn has no escape for its formatting characters: a span holding one is left plain.
+_MRKDWN_FORMATTING = re.compile(r"[*_~`]")
+
+
+def quote_mrkdwn(citation: Citation) -> str:
+    """The citation's quote as escaped mrkdwn on one line, the part that answers in bold.
+
+    `highlight` holds document offsets inside the quote's own; the words are the quote's, only
+    whitespace runs become single spaces.
+    """
+    quote_text = citation.quote
+    start, end = _highlight_in_quote(citation)
+    mark = quote_text[start:end]
+    if start == end or mark != mark.strip() or _MRKDWN_FORMATTING.search(mark):
+        return escape_mrkdwn(_SPACE.sub(" ", quote_text).strip())
+    before = _SPACE.sub(" ", quote_text[:start]).lstrip()
+    after = _SPACE.sub(" ", quote_text[end:]).rstrip()
+    bold = escape_mrkdwn(_SPACE.sub(" ", mark))
+    return f"{escape_mrkdwn(before)}*{bold}*{escape_mrkdwn(after)}"
+
+
+def _highlight_in_quote(citation: Citation) -> tuple[int, int]:
+    """The highlight as offsets into the quote, or (0, 0) when it is missing or out of range."""
+    if not citation.highlight or len(citation.highlight) != 2:
+        return 0, 0
+    start, end = citation.highlight[0] - citation.start, citation.highlight[1] - citation.start
+    if 0 <= start < end <= len(citation.quote):
+        return start, end
+    return 0, 0
+
+
 def split_text(text: str, limit: int = MAX_SECTION_CHARS) -> list[str]:
     """Split text into non-empty pieces of at most `limit` characters.
 
@@ -167,7 +199,7 @@ def _citation_sections(citation: Citation, public_url: str | None) -> list[Block
     label = f"<{escape_mrkdwn(url)}|{title}>" if url else f"*{title}*"
     page = f" (p. {citation.page})" if citation.page else ""
     header = f"*[{citation.marker}]* {label}{page}"
-    quote_text = escape_mrkdwn(" ".join(citation.quote.split()))
+    quote_text = quote_mrkdwn(citation)
     # Each piece becomes a blockquote line, so reserve room for the header and the "> " prefix.
     pieces = split_text(quote_text, MAX_SECTION_CHARS - len(header) - 4) if quote_text else []
     if not pieces:
