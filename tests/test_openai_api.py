@@ -15,6 +15,7 @@ from assistant.core import Assistant
 from assistant.models import Citation
 from tests.conftest import EXAMPLE_QUESTION
 from tests.helpers import app_on, running_server
+from tests.openai_stub_server import OpenAIStub, Reply
 
 ZARIF = "zarif-how-iran-sees-the-path-to-peace"
 MODEL = "assistant-extractive"
@@ -264,3 +265,51 @@ def test_the_rest_of_the_api_keeps_its_error_shape(base_url: str) -> None:
 
     assert response.status_code == 422
     assert "detail" in response.json()
+
+
+# --- the LLM composer behind the same API (its model server is the OpenAI stub) -------------
+
+
+@pytest.fixture()
+def llm_client(sample_index_dir: Any, sample_assistant: Assistant) -> Iterator[tuple[OpenAI, OpenAIStub]]:
+    with OpenAIStub() as stub:
+        app = app_on(
+            sample_index_dir,
+            sample_assistant,
+            llm="openai:stub-model",
+            llm_base_url=stub.base_url,
+            llm_api_key="test-key-123",
+        )
+        with running_server(app) as url:
+            yield OpenAI(base_url=f"{url}/v1", api_key="any", max_retries=0), stub
+
+
+def test_llm_model_is_listed_and_answers_with_resolved_citations(
+    llm_client: tuple[OpenAI, OpenAIStub], sample_assistant: Assistant
+) -> None:
+    client, stub = llm_client
+    passages = sample_assistant.search(EXAMPLE_QUESTION)
+    n = next(i for i, p in enumerate(passages, start=1) if "Iran-Iraq War" in p.text)
+    stub.script(Reply(text=f"The talks could rest on the resolution that ended the Iran-Iraq War [{n}]."))
+
+    ids = [model.id for model in client.models.list()]
+    reply = ask(client, ("user", EXAMPLE_QUESTION), model="assistant-llm")
+
+    assert "assistant-llm" in ids and "assistant-llm-sources" in ids
+    content = reply.choices[0].message.content
+    assert content.endswith("Iran-Iraq War [1].")
+    assert_cited(content, reply.model_extra["citations"], sample_assistant)
+
+
+def test_streamed_llm_fallback_ends_with_the_authoritative_answer(
+    llm_client: tuple[OpenAI, OpenAIStub], sample_assistant: Assistant
+) -> None:
+    client, stub = llm_client
+    stub.script(Reply(text="The proposed legal basis is UN Security Council Resolution 598.", chunk_chars=5))
+
+    chunks = list(ask(client, ("user", EXAMPLE_QUESTION), model="assistant-llm", stream=True))
+
+    text = "".join(chunk.choices[0].delta.content or "" for chunk in chunks)
+    fallback = sample_assistant.ask(EXAMPLE_QUESTION, composer="extractive").answer
+    assert text.endswith("\n\n---\n\n" + fallback)
+    assert_cited(fallback, chunks[-1].model_extra["citations"], sample_assistant)
