@@ -81,7 +81,6 @@ _PLAIN_WORDING = {
     "float_parsing": "must be a number",
     "bool_parsing": "must be true or false",
 }
-_SECRET_HINTS = ("key", "token", "secret", "password")
 _MAX_SHOWN_VALUE = 40
 
 
@@ -106,13 +105,21 @@ def _env_name(loc: tuple[int | str, ...]) -> str:
     return "ASSISTANT_" + "_".join(str(part) for part in loc).upper()
 
 
+def _is_secret(loc: tuple[int | str, ...]) -> bool:
+    from pydantic import SecretStr
+
+    from assistant.settings import Settings
+
+    field = Settings.model_fields.get(str(loc[0])) if loc else None
+    return field is None or SecretStr in getattr(field.annotation, "__args__", (field.annotation,))
+
+
 def _describe_setting(error: ErrorDetails) -> str:
     name = _env_name(tuple(error["loc"]))
     message = _PLAIN_WORDING.get(error["type"]) or error["msg"]
     message = message.removeprefix("Value error, ").replace("Input should be", "must be")
     value = error.get("input")
-    secret = any(hint in name.lower() for hint in _SECRET_HINTS)
-    if secret or not isinstance(value, str | int | float):
+    if _is_secret(error["loc"]) or not isinstance(value, str | int | float):
         return f"{name}: {message}"
     shown = str(value)
     if len(shown) > _MAX_SHOWN_VALUE:

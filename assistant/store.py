@@ -34,10 +34,16 @@ from typing import Any
 
 import numpy as np
 
-from assistant.errors import IndexBusyError, IndexCorruptError, IndexNotFoundError, IndexWriteError
+from assistant.errors import (
+    IndexBusyError,
+    IndexCorruptError,
+    IndexNotFoundError,
+    IndexVersionError,
+    IndexWriteError,
+)
 from assistant.lexical import content_terms, index_terms
 from assistant.models import DocumentMeta
-from assistant.vector_index import VectorIndex, choose_kind
+from assistant.vector_index import VectorIndex, VectorWriteError, choose_kind
 
 log = logging.getLogger(__name__)
 
@@ -133,12 +139,9 @@ class Manifest:
             if not isinstance(data, dict):
                 raise ValueError("not a JSON object")
             version = data.get("format_version")
-            # Checked before the fields: a newer format may have fields this version lacks.
-            if isinstance(version, int) and version > FORMAT_VERSION:
-                raise IndexCorruptError(
-                    f"index at {index_dir} has format version {version}, newer than this version "
-                    f"understands ({FORMAT_VERSION}); upgrade, or " + REBUILD_HINT.format(dir=index_dir)
-                )
+            # Checked before the fields: another format may have fields this version lacks.
+            if isinstance(version, int) and version != FORMAT_VERSION:
+                raise version_error(index_dir, "format", version, FORMAT_VERSION)
             return cls(**data)
         except (OSError, ValueError, TypeError) as exc:
             raise IndexCorruptError(
@@ -230,15 +233,40 @@ def verified_checksum(path: Path) -> str:
     return digest
 
 
+#: what a failed snapshot write raises: the file system, SQLite's I/O, FAISS's serialiser
+WRITE_FAILURES = (OSError, sqlite3.OperationalError, VectorWriteError)
+
+
+def _disk_full(exc: BaseException) -> bool:
+    """ENOSPC/EDQUOT from the file system, SQLITE_FULL from SQLite (by code, never by wording)."""
+    if isinstance(exc, OSError):
+        return exc.errno in (errno.ENOSPC, errno.EDQUOT)
+    if isinstance(exc, sqlite3.Error):
+        return (getattr(exc, "sqlite_errorcode", 0) & 0xFF) == sqlite3.SQLITE_FULL
+    return False
+
+
 def _write_error(exc: BaseException, index_dir: Path) -> IndexWriteError:
-    """A clear message for a failed write; ENOSPC and SQLite's "disk is full" say so."""
-    full = (isinstance(exc, OSError) and exc.errno in (errno.ENOSPC, errno.EDQUOT)) or (
-        "full" in str(exc).lower() or "no space" in str(exc).lower()
-    )
-    reason = "the disk is full" if full else f"{type(exc).__name__}: {exc}"
+    """A clear message for a failed write; a full disk (or quota) says so."""
+    reason = "the disk is full" if _disk_full(exc) else f"{type(exc).__name__}: {exc}"
     return IndexWriteError(
         f"could not write the new index snapshot in {index_dir} ({reason}); the index is "
         "unchanged. Free some space (or fix the file system) and run the build again"
+    )
+
+
+def version_error(index_dir: Path, what: str, found: int, expected: int) -> IndexVersionError:
+    """What to do about an index another version of the assistant wrote: rebuild or upgrade."""
+    rebuild = REBUILD_HINT.format(dir=index_dir)
+    if found < expected:
+        return IndexVersionError(
+            f"the index at {index_dir} was built by an older version of the assistant ({what} "
+            f"version {found}, this version reads {expected}); {rebuild} (the documents are "
+            "read again from their files)"
+        )
+    return IndexVersionError(
+        f"the index at {index_dir} was built by a newer version of the assistant ({what} "
+        f"version {found}, this version reads {expected}); upgrade the assistant, or {rebuild}"
     )
 
 
@@ -262,6 +290,7 @@ class Snapshot:
         if not self.path.is_dir():
             raise IndexCorruptError(f"index snapshot {self.path} is missing; {hint}")
         self.manifest = Manifest.read(self.path / "manifest.json", index_dir)
+        self._check_schema_version(hint)
         self._verify_checksums(hint)
         try:
             self.vectors = VectorIndex.read(self.path)
@@ -296,6 +325,17 @@ class Snapshot:
                 f"database in {self.path} holds {count} chunks, the manifest says "
                 f"{self.manifest.chunks}; {hint}"
             )
+
+    def _check_schema_version(self, hint: str) -> None:
+        """Refuse a database another version wrote (its tables or tokenizer may differ)."""
+        try:
+            uri = f"file:{self.path / 'store.sqlite'}?mode=ro&immutable=1"
+            with contextlib.closing(sqlite3.connect(uri, uri=True)) as connection:
+                (version,) = connection.execute("PRAGMA user_version").fetchone()
+        except sqlite3.DatabaseError as exc:
+            raise IndexCorruptError(f"database in {self.path} is damaged ({exc}); {hint}") from exc
+        if version != len(_SCHEMA):
+            raise version_error(self.index_dir, "store schema", version, len(_SCHEMA))
 
     def _verify_checksums(self, hint: str) -> None:
         """Catch damage anywhere in the data files at load, not deep inside a later query."""
@@ -540,7 +580,7 @@ class IndexStore:
                 writer = SnapshotWriter(self, manifest, fresh)
             except BaseException as exc:
                 self._remove_abandoned()
-                if isinstance(exc, OSError | sqlite3.OperationalError):
+                if isinstance(exc, WRITE_FAILURES):
                     raise _write_error(exc, self.index_dir) from exc
                 raise
             try:
@@ -552,9 +592,7 @@ class IndexStore:
                 writer.commit()
             except BaseException as exc:
                 writer.discard()
-                if isinstance(exc, OSError | sqlite3.OperationalError) or (
-                    isinstance(exc, RuntimeError) and "write" in str(exc).lower()  # faiss I/O errors
-                ):
+                if isinstance(exc, WRITE_FAILURES):
                     raise _write_error(exc, self.index_dir) from exc
                 raise
             self._collect_garbage()

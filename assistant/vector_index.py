@@ -28,6 +28,13 @@ log = logging.getLogger(__name__)
 _faiss: Any = faiss
 
 IndexKind = Literal["flat", "hnsw", "hnsw_sq8"]
+#: FAISS hands the serialised index to Python in blocks of this size
+WRITE_BLOCK_BYTES = 1 << 20
+
+
+class VectorWriteError(Exception):
+    """FAISS failed while serialising an index (the file system's own errors stay OSError)."""
+
 IndexSetting = Literal["auto", "flat", "hnsw", "hnsw_sq8"]
 
 VECTORS_FILE = "vectors.faiss"
@@ -130,9 +137,21 @@ class VectorIndex:
         return cls(index, np.load(path).tolist() if path.is_file() else ())
 
     def write(self, folder: Path) -> list[Path]:
-        """Write the FAISS file (and tombstones, if any); returns the files written."""
+        """Write the FAISS file (and tombstones, if any); returns the files written.
+
+        FAISS writes through a Python file, so a full disk arrives as OSError(ENOSPC) with its
+        errno instead of FAISS's own RuntimeError text; any other FAISS failure is a
+        VectorWriteError.
+        """
         written = [folder / VECTORS_FILE]
-        faiss.write_index(self.index, str(written[0]))
+        with open(written[0], "wb") as handle:
+            sink = _faiss.PyCallbackIOWriter(handle.write, WRITE_BLOCK_BYTES)
+            try:
+                faiss.write_index(self.index, sink)
+            except RuntimeError as exc:
+                raise VectorWriteError(f"FAISS could not write {written[0]}: {exc}") from exc
+            finally:
+                del sink  # flushes its last block into the file before it closes
         if self.tombstones:
             written.append(folder / DELETED_FILE)
             np.save(written[1], np.fromiter(sorted(self.tombstones), dtype=np.int64))

@@ -262,12 +262,9 @@ def _enospc(*args: Any, **kwargs: Any) -> None:
     raise OSError(errno.ENOSPC, os.strerror(errno.ENOSPC))
 
 
-def _faiss_enospc(*args: Any, **kwargs: Any) -> None:
-    raise RuntimeError("Error: 'ret == (n)' failed: write error in vectors.faiss: No space left on device")
-
-
 INJECTIONS: dict[str, tuple[str, Callable[..., None]]] = {
-    "faiss-write": ("assistant.vector_index.faiss.write_index", _faiss_enospc),
+    # FAISS writes through a Python file, so a full disk reaches it as OSError(ENOSPC)
+    "faiss-write": ("assistant.vector_index.faiss.write_index", _enospc),
     "manifest-write": ("assistant.store._write_durably", _enospc),
     "folder-rename": ("assistant.store.os.replace", _enospc),
     "sqlite-copy": ("assistant.store.SnapshotWriter.__init__", _enospc),

@@ -771,8 +771,8 @@ def test_ttl_map_expires_and_stays_bounded() -> None:
         TTLMap(ttl=0)
 
 
-def test_deduplicator_claims_events_and_messages_once() -> None:
-    dedupe = Deduplicator()
+def test_deduplicator_claims_events_and_messages_once(tmp_path: Path) -> None:
+    dedupe = Deduplicator(tmp_path / "slack-events.sqlite")
     assert dedupe.claim_event("Ev1") and not dedupe.claim_event("Ev1")
     assert dedupe.claim_message("C1", "1.1") and not dedupe.claim_message("C1", "1.1")
     assert dedupe.claim_message("C2", "1.1")  # same ts, other channel: another message

@@ -16,7 +16,7 @@ from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
 
-from assistant.errors import LoadError
+from assistant.errors import FileTooLargeError, LoadError, UnsupportedFileTypeError
 from assistant.ingest.text import decode_bytes, normalise_text
 from assistant.models import LoadedDocument
 
@@ -49,13 +49,15 @@ def load_file(path: Path, max_bytes: int = 50_000_000) -> LoadedDocument:
     reader = _READERS.get(extension)
     if reader is None:
         supported = " ".join(sorted(SUPPORTED_EXTENSIONS))
-        raise LoadError(f"unsupported file type '{extension or path.name}': supported are {supported}")
+        raise UnsupportedFileTypeError(
+            f"unsupported file type '{extension or path.name}': supported are {supported}"
+        )
     try:
         size = path.stat().st_size
         if not path.is_file():
             raise LoadError("not a regular file")
         if size > max_bytes:
-            raise LoadError(f"file too large: {size:,} bytes, the limit is {max_bytes:,}")
+            raise FileTooLargeError(f"file too large: {size:,} bytes, the limit is {max_bytes:,}")
         if size == 0:
             raise LoadError("empty file: it contains no text")
         data = path.read_bytes()
@@ -413,7 +415,9 @@ def _check_docx_archive(data: bytes, max_bytes: int) -> None:
     inflated = sum(member.file_size for member in members)
     limit = min(DOCX_INFLATE_FACTOR * max_bytes, MAX_DOCX_INFLATED_BYTES)
     if inflated > limit:
-        raise LoadError(f"DOCX too large: it would decompress to {inflated:,} bytes, the limit is {limit:,}")
+        raise FileTooLargeError(
+            f"DOCX too large: it would decompress to {inflated:,} bytes, the limit is {limit:,}"
+        )
 
 
 def _docx_table_rows(table: Any) -> Iterator[str]:

@@ -19,7 +19,7 @@ from starlette.types import ASGIApp, Message, Receive, Scope, Send
 from assistant.core import Assistant
 from assistant.server.auth import READ_SCHEME, WRITE_SCHEME, RateLimiter, key_required
 from assistant.server.errors import install_error_handlers
-from assistant.server.jobs import JobManager
+from assistant.server.jobs import JOBS_FILENAME, JobManager
 from assistant.server.routes import ROUTERS, documents
 from assistant.server.routes.web import WEB_DIR
 from assistant.settings import Settings
@@ -68,6 +68,7 @@ def create_app(settings: Settings | None = None, assistant: Assistant | None = N
     app.state.jobs = JobManager(
         index_dir / UPLOADS_DIRNAME,
         lambda paths: assistant.index_paths(paths, prune=False),
+        state_path=index_dir / JOBS_FILENAME,
     )
 
     install_error_handlers(app)
@@ -115,7 +116,8 @@ def _tailor_openapi(app: FastAPI, settings: Settings) -> None:
         _declare_key_rules(schema, settings)
         components = schema.get("components", {}).get("schemas", {})
         limit = settings.max_question_chars
-        for model, field in (("AskRequest", "question"), ("SearchRequest", "query")):
+        limited = (("AskRequest", "question"), ("SearchRequest", "query"), ("FeedbackIn", "question"))
+        for model, field in limited:
             if model in components:
                 components[model]["properties"][field]["maxLength"] = limit
         history = components.get("AskRequest", {}).get("properties", {}).get("history", {})

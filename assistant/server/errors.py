@@ -15,14 +15,21 @@ from starlette.routing import Match
 
 from assistant.errors import (
     AssistantError,
+    ConfigError,
     DocumentNotFoundError,
+    FileTooLargeError,
     IndexBusyError,
     IndexCorruptError,
     IndexNotFoundError,
+    IndexVersionError,
     IndexWriteError,
+    InvalidFeedbackError,
     InvalidQuestionError,
     LoadError,
     ModelMismatchError,
+    StateVersionError,
+    UnsupportedFileTypeError,
+    user_message,
 )
 
 log = logging.getLogger(__name__)
@@ -33,12 +40,18 @@ _METHODS = ("DELETE", "GET", "PATCH", "POST", "PUT")
 STATUS_BY_ERROR: tuple[tuple[type[AssistantError], int], ...] = (
     (DocumentNotFoundError, 404),
     (InvalidQuestionError, 422),
+    (InvalidFeedbackError, 422),
+    (UnsupportedFileTypeError, 415),
+    (FileTooLargeError, 413),
     (LoadError, 422),
     (IndexBusyError, 503),
     (IndexNotFoundError, 503),
     (IndexCorruptError, 503),
+    (IndexVersionError, 503),
     (IndexWriteError, 503),
     (ModelMismatchError, 503),
+    (StateVersionError, 503),
+    (ConfigError, 500),
 )
 RETRY_AFTER_SECONDS = "5"
 
@@ -105,7 +118,7 @@ async def _assistant_error(request: Request, exc: Exception) -> JSONResponse:
     if status >= 500:
         log.warning("%s %s failed: %s", request.method, request.url.path, exc)
     headers = {"Retry-After": RETRY_AFTER_SECONDS} if status == 503 else None
-    return JSONResponse({"detail": str(exc)}, status_code=status, headers=headers)
+    return JSONResponse({"detail": user_message(exc)}, status_code=status, headers=headers)
 
 
 async def _validation_error(request: Request, exc: Exception) -> JSONResponse:

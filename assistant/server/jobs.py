@@ -6,6 +6,10 @@ name means uploading `notes.txt` again replaces that document instead of adding
 `notes-2`, and `assistant index build index/uploads` can rebuild them later (hidden
 staging folders are skipped by the indexer). When a file cannot be indexed, the
 previous version of that name is put back so the folder keeps matching the index.
+
+Job status lives in `<index_dir>/jobs.sqlite` (a StateDB), so `GET /jobs/{job_id}` still
+answers after a restart; a job the restart cut short is reported as failed, saying so.
+One server owns an index's uploads folder (a new one clears what an old one left staged).
 """
 
 from __future__ import annotations
@@ -13,19 +17,21 @@ from __future__ import annotations
 import logging
 import os
 import shutil
+import sqlite3
 import threading
 import uuid
-from collections import OrderedDict
 from collections.abc import Callable, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Literal
 
 from pydantic import BaseModel
 
-from assistant.errors import AssistantError
+from assistant.errors import AssistantError, user_message
 from assistant.models import IndexReport, SkippedFile
+from assistant.sqlite_state import Migration, StateDB
 
 log = logging.getLogger(__name__)
 
@@ -33,6 +39,9 @@ JobState = Literal["queued", "running", "done", "failed"]
 IndexFn = Callable[[list[Path]], IndexReport]
 
 STAGING_PREFIX = ".staging-"
+JOBS_FILENAME = "jobs.sqlite"
+INTERRUPTED = "Interrupted by a restart before indexing finished; upload the files again"
+UNEXPECTED = "Indexing failed unexpectedly; the server log has details"
 
 
 class JobStatus(BaseModel):
@@ -52,23 +61,51 @@ class _Placed:
 
 @dataclass(slots=True)
 class _Job:
-    status: JobStatus
+    job_id: str
     staging: Path
     names: list[str] = field(default_factory=list)
 
 
-class JobManager:
-    """Runs indexing jobs on one worker thread; `write_lock` serialises every index write."""
+def _migration_1(conn: sqlite3.Connection) -> None:
+    conn.execute(
+        """
+        CREATE TABLE jobs (
+            seq INTEGER PRIMARY KEY AUTOINCREMENT,
+            job_id TEXT NOT NULL UNIQUE,
+            status TEXT NOT NULL CHECK (status IN ('queued', 'running', 'done', 'failed')),
+            detail TEXT,
+            report TEXT,
+            created_at TEXT NOT NULL,
+            updated_at TEXT NOT NULL
+        )
+        """
+    )
+    conn.execute("CREATE INDEX jobs_status ON jobs (status, seq)")
 
-    def __init__(self, uploads_dir: Path, index_fn: IndexFn, max_finished: int = 500) -> None:
+
+# Append only: migration N upgrades a database whose PRAGMA user_version is N-1.
+MIGRATIONS: tuple[Migration, ...] = (_migration_1,)
+
+
+class JobManager:
+    """Runs indexing jobs on one worker thread; `write_lock` serialises every index write.
+
+    `state_path` is the SQLite file of job statuses; the newest `max_finished` finished jobs
+    are kept there.
+    """
+
+    def __init__(
+        self, uploads_dir: Path, index_fn: IndexFn, state_path: Path, max_finished: int = 500
+    ) -> None:
         self.uploads_dir = uploads_dir
         self.write_lock = threading.Lock()
         self._index_fn = index_fn
         self._max_finished = max_finished
-        self._jobs: OrderedDict[str, _Job] = OrderedDict()
+        self._db = StateDB(state_path, MIGRATIONS, "upload jobs")
         self._reserved: dict[str, Path] = {}
         self._lock = threading.Lock()
         self._executor = ThreadPoolExecutor(max_workers=1, thread_name_prefix="index-job")
+        self._fail_interrupted()
         self._remove_stale_staging()
 
     def reserve(self) -> tuple[str, Path]:
@@ -91,43 +128,59 @@ class JobManager:
         """Queue the staged files of a reserved job for indexing."""
         with self._lock:
             staging = self._reserved.pop(job_id)
-            job = _Job(JobStatus(job_id=job_id, status="queued"), staging, list(names))
-            self._jobs[job_id] = job
-            self._forget_old()
-        self._executor.submit(self._run, job)
-        return job.status.model_copy()
+        now = _now()
+        with self._db.transaction() as conn:
+            conn.execute(
+                "INSERT INTO jobs (job_id, status, created_at, updated_at) VALUES (?, 'queued', ?, ?)",
+                (job_id, now, now),
+            )
+        self._executor.submit(self._run, _Job(job_id, staging, list(names)))
+        return JobStatus(job_id=job_id, status="queued")
 
     def get(self, job_id: str) -> JobStatus | None:
-        with self._lock:
-            job = self._jobs.get(job_id)
-            return None if job is None else job.status.model_copy(deep=True)
+        """The job's status, also for jobs of an earlier run of the server; None if unknown."""
+        with self._db.transaction(write=False) as conn:
+            row = conn.execute(
+                "SELECT job_id, status, detail, report FROM jobs WHERE job_id = ?", (job_id,)
+            ).fetchone()
+        if row is None:
+            return None
+        report = IndexReport.model_validate_json(row["report"]) if row["report"] else None
+        return JobStatus(job_id=row["job_id"], status=row["status"], detail=row["detail"], report=report)
 
     def shutdown(self) -> None:
         """Finish the running job; queued ones are dropped with their staged files."""
         self._executor.shutdown(wait=True, cancel_futures=True)
         self._remove_stale_staging()
 
-    def _set(self, job: _Job, **changes: object) -> None:
-        with self._lock:
-            job.status = job.status.model_copy(update=changes)
+    def _set(
+        self, job: _Job, status: JobState, detail: str | None = None, report: IndexReport | None = None
+    ) -> None:
+        with self._db.transaction() as conn:
+            conn.execute(
+                "UPDATE jobs SET status = ?, detail = ?, report = ?, updated_at = ? WHERE job_id = ?",
+                (status, detail, report.model_dump_json() if report else None, _now(), job.job_id),
+            )
+            if status in ("done", "failed"):
+                self._forget_old(conn)
 
     def _run(self, job: _Job) -> None:
         with self.write_lock:
-            self._set(job, status="running")
+            self._set(job, "running")
             placed: dict[str, _Placed] = {}
             try:
                 for name in job.names:
-                    placed[name] = self._place(job.staging / name, job.status.job_id)
+                    placed[name] = self._place(job.staging / name, job.job_id)
                 report = self._index_fn([p.target for p in placed.values()])
             except Exception as exc:
                 for item in placed.values():
                     _restore(item)
                 if isinstance(exc, AssistantError):
-                    detail = str(exc)
+                    detail = user_message(exc)
                 else:
-                    log.error("indexing job %s failed", job.status.job_id, exc_info=exc)
-                    detail = "Indexing failed unexpectedly; the server log has details"
-                self._set(job, status="failed", detail=detail)
+                    log.error("indexing job %s failed", job.job_id, exc_info=exc)
+                    detail = UNEXPECTED
+                self._set(job, "failed", detail)
             else:
                 report = self._name_skipped_by_upload(report, placed)
                 for name, item in placed.items():
@@ -140,12 +193,12 @@ class JobManager:
                     summary = f"{len(report.skipped)} of {len(job.names)} files could not be indexed"
                 log.info(
                     "indexing job %s done: %d added, %d replaced, %d skipped",
-                    job.status.job_id,
+                    job.job_id,
                     len(report.added),
                     len(report.replaced),
                     len(report.skipped),
                 )
-                self._set(job, status="done", report=report, detail=summary)
+                self._set(job, "done", summary, report)
             finally:
                 shutil.rmtree(job.staging, ignore_errors=True)
 
@@ -167,10 +220,23 @@ class JobManager:
         ]
         return report.model_copy(update={"skipped": skipped})
 
-    def _forget_old(self) -> None:
-        finished = [k for k, j in self._jobs.items() if j.status.status in ("done", "failed")]
-        for job_id in finished[: max(0, len(finished) - self._max_finished)]:
-            del self._jobs[job_id]
+    def _forget_old(self, conn: sqlite3.Connection) -> None:
+        conn.execute(
+            "DELETE FROM jobs WHERE status IN ('done', 'failed') AND seq NOT IN ("
+            " SELECT seq FROM jobs WHERE status IN ('done', 'failed') ORDER BY seq DESC LIMIT ?)",
+            (self._max_finished,),
+        )
+
+    def _fail_interrupted(self) -> None:
+        """Jobs still queued or running belong to a server that stopped before they finished."""
+        with self._db.transaction() as conn:
+            cursor = conn.execute(
+                "UPDATE jobs SET status = 'failed', detail = ?, updated_at = ?"
+                " WHERE status IN ('queued', 'running')",
+                (INTERRUPTED, _now()),
+            )
+        if cursor.rowcount:
+            log.warning("%d upload job(s) were interrupted by a restart", cursor.rowcount)
 
     def _remove_stale_staging(self) -> None:
         # Called before the first and after the last job: nothing staged is still wanted.
@@ -184,6 +250,10 @@ class JobManager:
                 backup.unlink(missing_ok=True)
             else:
                 os.replace(backup, original)
+
+
+def _now() -> str:
+    return datetime.now(UTC).isoformat(timespec="seconds")
 
 
 def _restore(item: _Placed) -> None:

@@ -16,7 +16,7 @@ from slack_bolt import Ack, App, BoltContext, BoltRequest, BoltResponse, Respond
 from slack_sdk import WebClient
 from slack_sdk.errors import SlackApiError
 
-from assistant.errors import AssistantError, InvalidQuestionError
+from assistant.errors import AssistantError, ConfigError, user_message
 from assistant.models import Answer
 from assistant.settings import Settings
 from assistant.slack.blocks import (
@@ -71,12 +71,12 @@ def slack_api_url(settings: Settings) -> str:
 def build_app(assistant: Assistant, settings: Settings, *, socket_mode: bool = False) -> App:
     """A Bolt App wired to `assistant`; HTTP mode needs the signing secret, Socket Mode does not."""
     if settings.slack_bot_token is None:
-        raise AssistantError(
+        raise ConfigError(
             "ASSISTANT_SLACK_BOT_TOKEN is not set: copy the Bot User OAuth Token (xoxb-...) from "
             "your Slack app's OAuth & Permissions page."
         )
     if not socket_mode and settings.slack_signing_secret is None:
-        raise AssistantError(
+        raise ConfigError(
             "ASSISTANT_SLACK_SIGNING_SECRET is not set: copy the Signing Secret from your Slack "
             "app's Basic Information page (HTTP mode verifies every request with it)."
         )
@@ -115,7 +115,7 @@ class SlackBot:
     ) -> None:
         self._assistant = assistant
         self._settings = settings
-        self._dedupe = dedupe or Deduplicator()
+        self._dedupe = dedupe or Deduplicator.for_index(assistant.index_dir)
         # Answers by id: ephemeral messages are not sent back with button clicks, so "Share"
         # needs the answer from here; feedback takes its question from here too.
         self._answers: TTLMap[Answer] = TTLMap(ANSWER_CACHE_SECONDS, ANSWER_CACHE_SIZE)
@@ -221,8 +221,9 @@ class SlackBot:
             answer = self._ask(question, history)
             for message in answer_messages(answer, self._settings.public_url):
                 self._post(client, channel, reply_in, message)
-        except InvalidQuestionError as exc:
-            self._post_quietly(client, channel, reply_in, notice_message(escape_mrkdwn(str(exc))))
+        except AssistantError as exc:
+            log.warning("could not answer Slack message %s in %s: %s", ts, channel, exc)
+            self._post_quietly(client, channel, reply_in, notice_message(escape_mrkdwn(user_message(exc))))
         except Exception:
             log.exception("failed to answer Slack message %s in %s", ts, channel)
             self._post_quietly(client, channel, reply_in, notice_message(APOLOGY))
@@ -250,8 +251,9 @@ class SlackBot:
                     response_type="ephemeral",
                     replace_original=False,
                 )
-        except InvalidQuestionError as exc:
-            self._respond_quietly(respond, escape_mrkdwn(str(exc)))
+        except AssistantError as exc:
+            log.warning("could not answer /ask from %s: %s", command.get("user_id"), exc)
+            self._respond_quietly(respond, escape_mrkdwn(user_message(exc)))
         except Exception:
             log.exception("failed to answer /ask from %s", command.get("user_id"))
             self._respond_quietly(respond, APOLOGY)
@@ -268,6 +270,9 @@ class SlackBot:
             self._assistant.feedback.add(
                 answer_id, rating, question=cached.question if cached else "", source="slack"
             )
+        except AssistantError as exc:
+            self._respond_quietly(respond, escape_mrkdwn(user_message(exc)))
+            return
         except Exception:
             log.exception("failed to store Slack feedback for answer %s", answer_id)
             self._respond_quietly(respond, APOLOGY)

@@ -9,7 +9,7 @@ from typing import TYPE_CHECKING
 from slack_bolt.adapter.socket_mode import SocketModeHandler
 from slack_sdk.errors import SlackApiError
 
-from assistant.errors import AssistantError
+from assistant.errors import ConfigError
 from assistant.settings import Settings
 from assistant.slack.app import build_app
 
@@ -30,12 +30,12 @@ def check_socket_settings(settings: Settings) -> None:
     if settings.slack_bot_token is None:
         missing.append("ASSISTANT_SLACK_BOT_TOKEN (the Bot User OAuth Token, xoxb-...: OAuth & Permissions)")
     if missing:
-        raise AssistantError(
+        raise ConfigError(
             "Socket Mode needs " + " and ".join(missing) + ". See docs/slack.md for the setup."
         )
     app_token = settings.slack_app_token.get_secret_value() if settings.slack_app_token else ""
     if not app_token.startswith("xapp-"):
-        raise AssistantError(
+        raise ConfigError(
             "ASSISTANT_SLACK_APP_TOKEN must be an app-level token starting with 'xapp-' "
             "(not the bot token); create one under Basic Information > App-Level Tokens."
         )
@@ -48,7 +48,7 @@ def socket_mode_handler(assistant: Assistant, settings: Settings) -> SocketModeH
     try:
         identity = app.client.auth_test()
     except SlackApiError as exc:
-        raise AssistantError(
+        raise ConfigError(
             f"Slack rejected ASSISTANT_SLACK_BOT_TOKEN ({exc.response.get('error')}); "
             "copy the current Bot User OAuth Token from OAuth & Permissions."
         ) from exc
@@ -63,7 +63,7 @@ def run_socket_mode(assistant: Assistant, settings: Settings) -> None:
     try:
         handler.connect()
     except SlackApiError as exc:
-        raise AssistantError(
+        raise ConfigError(
             f"Slack refused the Socket Mode connection ({exc.response.get('error')}); check "
             "ASSISTANT_SLACK_APP_TOKEN and that Socket Mode is enabled for the app."
         ) from exc

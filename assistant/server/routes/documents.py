@@ -122,7 +122,7 @@ def get_job(job_id: str, jobs: JobsDep) -> JobStatus:
     """The state of an upload's indexing job, with its report once finished."""
     status = jobs.get(job_id)
     if status is None:
-        raise HTTPException(404, f"No upload job with id {job_id!r} (jobs are kept in memory)")
+        raise HTTPException(404, f"No upload job with id {job_id!r}")
     return status
 
 

@@ -7,9 +7,10 @@ from typing import Annotated, Literal
 from fastapi import APIRouter, Query
 from pydantic import BaseModel, Field
 
-from assistant.feedback import MAX_COMMENT_CHARS, MAX_ID_CHARS, MAX_QUESTION_CHARS
-from assistant.server.deps import FeedbackDep, RateLimited, ReadAccess, WriteAccess
+from assistant.feedback import MAX_COMMENT_CHARS, MAX_ID_CHARS
+from assistant.server.deps import FeedbackDep, RateLimited, ReadAccess, SettingsDep, WriteAccess
 from assistant.server.errors import error_responses
+from assistant.server.routes.ask import check_question_length
 
 router = APIRouter(tags=["feedback"])
 
@@ -18,7 +19,7 @@ class FeedbackIn(BaseModel):
     answer_id: str = Field(min_length=1, max_length=MAX_ID_CHARS, pattern=r"\S")
     rating: Literal["up", "down"]
     comment: str = Field("", max_length=MAX_COMMENT_CHARS)
-    question: str = Field("", max_length=MAX_QUESTION_CHARS)
+    question: str = Field("", description="Limited to ASSISTANT_MAX_QUESTION_CHARS.")
 
 
 class FeedbackCreated(BaseModel):
@@ -46,8 +47,9 @@ class FeedbackList(BaseModel):
     responses=error_responses(401, 413, 422, 429),
     dependencies=[ReadAccess, RateLimited],
 )
-def add_feedback(body: FeedbackIn, store: FeedbackDep) -> FeedbackCreated:
+def add_feedback(body: FeedbackIn, store: FeedbackDep, settings: SettingsDep) -> FeedbackCreated:
     """Record a rating (and optional comment) for an answer id."""
+    check_question_length(body.question, settings)
     row_id = store.add(
         body.answer_id, body.rating, comment=body.comment, question=body.question, source="web"
     )
