@@ -194,6 +194,7 @@ def test_malformed_bodies_get_openai_error_objects(base_url: str, client: OpenAI
         ask(client)
 
     assert "not valid JSON" in error_of(not_json, 400)["message"]
+    assert error_of(not_json, 400)["param"] is None
     assert error_of(no_messages, 400)["param"] == "messages"
     assert error_of(bad_role, 400)["param"] == "messages.0.role"
     assert empty.value.status_code == 400

@@ -26,10 +26,10 @@ from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from assistant.compose.seam import AnswerDelta
 from assistant.core import Assistant
-from assistant.errors import AssistantError
+from assistant.errors import AssistantError, user_message
 from assistant.models import Answer, Citation
 from assistant.server.deps import AssistantDep, RateLimited, ReadAccess, SettingsDep
-from assistant.server.errors import _clean_error, _describe, status_for
+from assistant.server.errors import RETRY_AFTER_SECONDS, _clean_error, _describe, status_for
 from assistant.server.openai_models import (
     MODEL_PREFIX,
     SOURCES_SUFFIX,
@@ -127,19 +127,18 @@ def error_response(exc: Exception, request: Request) -> JSONResponse:
         items = [_clean_error(error) for error in exc.errors()]
         status = 400
         message = "Invalid request: " + ("; ".join(_describe(item) for item in items[:3]) or "malformed")
-        first = [str(part) for part in items[0]["loc"] if part != "body"] if items else []
-        param = ".".join(first) or None
+        if items and items[0]["type"] != "json_invalid":  # its loc is a character position
+            param = ".".join(str(part) for part in items[0]["loc"] if part != "body") or None
     elif isinstance(exc, StarletteHTTPException):
         status, message = exc.status_code, str(exc.detail)
         headers = dict(exc.headers or {}) or None
     elif isinstance(exc, AssistantError):
-        # OpenAI answers 400 where the rest of this API says 422 (e.g. a question over the limit)
-        status, message = status_for(exc), str(exc)
-        status = 400 if status == 422 else status
-        headers = {"Retry-After": "5"} if status == 503 else None
+        status, message = status_for(exc), user_message(exc)
+        headers = {"Retry-After": RETRY_AFTER_SECONDS} if status == 503 else None
     else:
         log.error("%s %s failed", request.method, request.url.path, exc_info=exc)
         status, message = 500, "Internal server error; the server log has details"
+    # OpenAI answers 400 where the rest of this API says 422 (e.g. a question over the limit)
     status = 400 if status == 422 else status
     detail = OpenAIErrorDetail(
         message=message,
@@ -317,7 +316,15 @@ def completion_id(answer: Answer) -> str:
     return f"chatcmpl-{answer.id or uuid.uuid4().hex}"
 
 
-@router.post("/v1/chat/completions", response_model=ChatCompletion, responses=_ERRORS)
+_STREAM_DOC: dict[str, Any] = {
+    "description": "A ChatCompletion, or with `stream: true` server-sent events: "
+    "`data: <ChatCompletionChunk>` lines, the last chunk with finish_reason, citations and "
+    "abstained, then `data: [DONE]`.",
+    "content": {"text/event-stream": {"schema": {"type": "string"}}},
+}
+
+
+@router.post("/v1/chat/completions", response_model=ChatCompletion, responses={200: _STREAM_DOC, **_ERRORS})
 async def chat_completions(
     body: ChatCompletionRequest,
     request: Request,
@@ -396,10 +403,12 @@ def stream_chunks(
             streamed += event
             yield chunk(ChunkDelta(content=event))
             event = next(events, None)
+    except AssistantError as exc:
+        yield sse({"error": OpenAIErrorDetail(message=user_message(exc), type="server_error").model_dump()})
+        return
     except Exception as exc:
-        if not isinstance(exc, AssistantError):
-            log.error("streamed chat completion failed", exc_info=exc)
-        message = str(exc) if isinstance(exc, AssistantError) else "Internal server error; see the server log"
+        log.error("streamed chat completion failed", exc_info=exc)
+        message = "Internal server error; the server log has details"
         yield sse({"error": OpenAIErrorDetail(message=message, type="server_error").model_dump(mode="json")})
         return
     yield "data: [DONE]\n\n"
