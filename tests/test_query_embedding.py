@@ -13,8 +13,8 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-import assistant.query_embedding as qe
-from assistant.embedding import SentenceTransformerEmbedder
+import assistant.embedding.onnx_export as qe
+from assistant.embedding import SentenceTransformerEmbedder, make_query_embedder
 from assistant.errors import ModelLoadError
 from assistant.settings import BUNDLED_MODEL, Settings, resolve_model_path
 from tests.conftest import EXAMPLE_QUESTION, REPO_ROOT
@@ -65,7 +65,8 @@ def test_onnx_vectors_match_the_torch_model(
     assert ours.dtype == np.float32 and ours.shape == reference.shape == (len(QUESTIONS), 384)
     assert np.allclose(np.linalg.norm(ours, axis=1), 1.0, atol=1e-4)
     cosines = (ours * reference).sum(axis=1)
-    assert cosines.mean() >= 0.985 and cosines.min() >= 0.95, cosines
+    # the bounds the export itself enforces (measured on AMD EPYC: mean 0.992, worst 0.971)
+    assert cosines.mean() >= qe.MIN_MEAN_COSINE and cosines.min() >= qe.MIN_WORST_COSINE, cosines
     # and it retrieves like torch: each question finds its answer among the others' answers
     passages = torch_embedder.embed(ANSWERS)
     assert (np.argmax(ours[: len(ANSWERS)] @ passages.T, axis=1) == np.arange(len(ANSWERS))).all()
@@ -89,7 +90,7 @@ def test_long_text_is_truncated_like_sentence_transformers(
     ours = qe.OnnxQueryEmbedder(onnx_dir).embed([long_text])[0]
     assert float(ours @ torch_embedder.embed([long_text])[0]) >= 0.97
     # truncation happened at 256 tokens, not at the tokenizer file's 128
-    tokens = qe._Tokens(onnx_dir / "tokenizer.json", 256)
+    tokens = qe.Tokens(onnx_dir / "tokenizer.json", 256)
     assert tokens.batch([long_text])[0].shape == (1, 256)
 
 
@@ -156,17 +157,13 @@ def test_a_failed_export_leaves_nothing_behind(tmp_path: Path, monkeypatch: pyte
 
 
 def test_factory_honours_the_setting(tmp_path: Path, torch_embedder: SentenceTransformerEmbedder) -> None:
-    assert isinstance(
-        qe.make_query_embedder(Settings(query_embedder="torch"), torch_embedder), qe.TorchQueryEmbedder
-    )
+    assert make_query_embedder(Settings(query_embedder="torch"), torch_embedder) is torch_embedder
     cls_model = _fake_model(tmp_path / "cls-model", pooling="cls")
     assert not qe.exportable(cls_model)
-    auto = qe.make_query_embedder(Settings(embedding_model=str(cls_model)), torch_embedder)
-    assert isinstance(auto, qe.TorchQueryEmbedder)
+    auto = make_query_embedder(Settings(embedding_model=str(cls_model)), torch_embedder)
+    assert auto is torch_embedder
     with pytest.raises(ModelLoadError, match="cannot be exported"):
-        qe.make_query_embedder(
-            Settings(embedding_model=str(cls_model), query_embedder="onnx"), torch_embedder
-        )
+        make_query_embedder(Settings(embedding_model=str(cls_model), query_embedder="onnx"), torch_embedder)
 
 
 def test_auto_uses_onnx_for_the_bundled_model(
@@ -177,7 +174,7 @@ def test_auto_uses_onnx_for_the_bundled_model(
 ) -> None:
     monkeypatch.setenv("XDG_CACHE_HOME", str(cache_home))
     assert qe.default_cache_dir() == onnx_dir.parent
-    chosen = qe.make_query_embedder(Settings(), torch_embedder)
+    chosen = make_query_embedder(Settings(), torch_embedder)
     assert isinstance(chosen, qe.OnnxQueryEmbedder) and chosen.onnx_dir == onnx_dir
     assert chosen.model_name == BUNDLED_MODEL and chosen.dimension == torch_embedder.dimension
 
@@ -188,15 +185,15 @@ def test_an_unwritable_cache_falls_back_to_torch_under_auto(
     blocked = tmp_path / "file-not-folder"
     blocked.write_text("")
     monkeypatch.setenv("XDG_CACHE_HOME", str(blocked))
-    assert isinstance(qe.make_query_embedder(Settings(), torch_embedder), qe.TorchQueryEmbedder)
+    assert make_query_embedder(Settings(), torch_embedder) is torch_embedder
     with pytest.raises(ModelLoadError, match="ASSISTANT_ONNX_CACHE_DIR"):
-        qe.make_query_embedder(Settings(query_embedder="onnx"), torch_embedder)
+        make_query_embedder(Settings(query_embedder="onnx"), torch_embedder)
 
 
 def test_serving_path_does_not_import_torch(onnx_dir: Path) -> None:
     """Answering with the export needs onnxruntime and tokenizers only (seconds of imports saved)."""
     code = (
-        "import sys; from pathlib import Path; import assistant.query_embedding as qe; "
+        "import sys; from pathlib import Path; import assistant.embedding.onnx_runtime as qe; "
         f"v = qe.OnnxQueryEmbedder(Path({str(onnx_dir)!r})).embed(['hello there']); "
         "assert v.shape == (1, 384); "
         "print(sorted(m for m in ('torch', 'transformers', 'sentence_transformers') if m in sys.modules))"

@@ -32,8 +32,13 @@ def _filled(kind: str, vectors: np.ndarray) -> VectorIndex:
     return index
 
 
-def _exact(vectors: np.ndarray, query: np.ndarray, k: int) -> list[int]:
-    return [int(i) + 1 for i in np.argsort(-(vectors @ query))[:k]]
+def _exact(vectors: np.ndarray, query: np.ndarray, k: int, tolerance: float = 0.0) -> list[int]:
+    """The ids of the k nearest vectors, plus any within `tolerance` of the k-th score (which
+    float rounding in another library, or on another CPU, may rank inside the top k)."""
+    scores = vectors @ query
+    order = np.argsort(-scores)
+    cut = scores[order[k - 1]] - tolerance
+    return [int(i) + 1 for i in order if scores[i] >= cut] if tolerance else [int(i) + 1 for i in order[:k]]
 
 
 def test_auto_kind_follows_size_with_hysteresis() -> None:
@@ -56,7 +61,8 @@ def test_search_finds_the_true_neighbours(kind: str, vectors: np.ndarray) -> Non
         found = index.search(query, 10)
         scores = [s for _, s in found]
         assert scores == sorted(scores, reverse=True)
-        hits += len({i for i, _ in found} & set(_exact(vectors, query, 10)))
+        # ties within float rounding count as found (the closest 10th/11th gap here is 3e-5)
+        hits += len({i for i, _ in found} & set(_exact(vectors, query, 10, tolerance=1e-5)))
     recall = hits / (10 * len(queries))
     # a functional check on hard toy data; the recall target (0.95 at 1M) is bench/scale.py's
     assert recall == 1.0 if kind == "flat" else recall >= 0.9
