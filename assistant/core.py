@@ -21,7 +21,7 @@ from assistant.compose.seam import (
     StreamEvent,
     StreamingComposer,
 )
-from assistant.embedding import Embedder, SentenceTransformerEmbedder
+from assistant.embedding import Embedder, SentenceTransformerEmbedder, make_query_embedder
 from assistant.errors import (
     DocumentNotFoundError,
     IndexCorruptError,
@@ -39,7 +39,6 @@ from assistant.models import (
     Passage,
     SearchFilters,
 )
-from assistant.query_embedding import QueryEmbedder, TorchQueryEmbedder, make_query_embedder
 from assistant.retrieval import RetrievedChunk, SearchMode, retrieve
 from assistant.settings import Settings
 from assistant.store import FORMAT_VERSION, IndexStore, Manifest, Snapshot, chunk_key
@@ -81,7 +80,7 @@ class Assistant:
         self.embedder: Embedder = embedder or SentenceTransformerEmbedder(
             settings.embedding_model, batch_size=settings.embedding_batch_size
         )
-        self._query_embedder: QueryEmbedder | None = None
+        self._query_embedder: Embedder | None = None
         self.extractive = ExtractiveComposer(settings.max_answer_sentences)
         self._composers: dict[str, Composer] = {"extractive": composer or self.extractive}
         self._snapshot: Snapshot | None = None
@@ -180,7 +179,7 @@ class Assistant:
         return value
 
     @property
-    def query_embedder(self) -> QueryEmbedder:
+    def query_embedder(self) -> Embedder:
         """Embeds questions: the int8 ONNX export unless ASSISTANT_QUERY_EMBEDDER says otherwise
         (built on first use, so opening an index imports neither torch nor onnxruntime)."""
         if self._query_embedder is None:
@@ -189,11 +188,11 @@ class Assistant:
                     if isinstance(self.embedder, SentenceTransformerEmbedder):
                         self._query_embedder = make_query_embedder(self.settings, self.embedder)
                     else:  # an embedder of the caller's own: questions must go through it too
-                        self._query_embedder = TorchQueryEmbedder(self.embedder)
+                        self._query_embedder = self.embedder
         return self._query_embedder
 
     @query_embedder.setter
-    def query_embedder(self, embedder: QueryEmbedder) -> None:
+    def query_embedder(self, embedder: Embedder) -> None:
         self._query_embedder = embedder
 
     def embed_query(self, text: str) -> np.ndarray:

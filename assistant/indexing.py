@@ -10,7 +10,7 @@ from pathlib import Path
 
 import numpy as np
 
-from assistant.embedding import Embedder, SpanEmbedder
+from assistant.embedding import Embedder, SpanEmbedder, l2_normalize
 from assistant.errors import AssistantError, LoadError
 from assistant.ingest import SUPPORTED_EXTENSIONS, chunk_document, load_file
 from assistant.models import IndexReport, LoadedDocument, SkippedFile, page_at
@@ -159,8 +159,7 @@ def _embed_late_pooled(embedder: SpanEmbedder, batch: list[_Prepared]) -> tuple[
         sums = np.zeros((len(item.sentence_spans), chunk_vectors.shape[1]), dtype=np.float32)
         for chunk, row in zip(item.chunks, rows, strict=True):
             sums[chunk.first_sentence : chunk.last_sentence + 1] += span_vectors[row]
-        norms = np.linalg.norm(sums, axis=1, keepdims=True)
-        sentence_vectors = np.ascontiguousarray(sums / np.maximum(norms, 1e-12), dtype=np.float32)
+        sentence_vectors = l2_normalize(sums)
         out.append(_Vectors(chunk_vectors[rows], sentence_vectors))
     return out, len(texts)
 

@@ -58,8 +58,7 @@ def squad_questions(n: int) -> list[str]:
 
 
 def compare_embedders(n_questions: int) -> dict[str, Any]:
-    from assistant.embedding import SentenceTransformerEmbedder
-    from assistant.query_embedding import OnnxQueryEmbedder, ensure_onnx_model
+    from assistant.embedding import OnnxQueryEmbedder, SentenceTransformerEmbedder, ensure_onnx_model
     from assistant.settings import BUNDLED_MODEL
 
     questions = squad_questions(n_questions)
@@ -148,7 +147,7 @@ def build_sets(squad_n: int) -> dict[str, tuple[Path, list[Any]]]:
 def assistant_with(index_dir: Path, kind: str) -> Any:
     """An Assistant whose questions are embedded by `kind` ("torch" or "onnx")."""
     from assistant.core import Assistant
-    from assistant.query_embedding import make_query_embedder
+    from assistant.embedding import make_query_embedder
     from assistant.settings import Settings
 
     settings = Settings(index_dir=index_dir, query_embedder=kind)  # type: ignore[arg-type]
@@ -215,7 +214,7 @@ import sys, time
 from assistant.cli.common import load_assistant
 assistant = load_assistant(sys.argv[1], query_embedder=sys.argv[2])
 if not hasattr(assistant, "query_embedder"):  # until core.py builds its query embedder itself
-    from assistant.query_embedding import make_query_embedder
+    from assistant.embedding import make_query_embedder
     embedder = make_query_embedder(assistant.settings, assistant.embedder)
     assistant.embed_query = lambda text: embedder.embed([text])[0]
 answer = assistant.ask(sys.argv[3])

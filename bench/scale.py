@@ -303,7 +303,7 @@ def main() -> None:
     )
     print(f"{len(real):,} real + {len(base) - len(real):,} synthetic vectors", file=sys.stderr)
 
-    from assistant.query_embedding import make_query_embedder
+    from assistant.embedding import make_query_embedder
     from assistant.settings import Settings
 
     questions = query_texts(args.queries)

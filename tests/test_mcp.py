@@ -181,3 +181,15 @@ def test_streamable_http_transport_serves_the_same_tools(sample_index_dir: Path)
     assert names == READ_TOOLS
     assert "598" in data["answer"]
     assert ZARIF in {c["doc_id"] for c in data["citations"]}
+
+
+def test_without_an_index_the_command_says_how_to_build_one(tmp_path: Path) -> None:
+    from click.testing import CliRunner
+
+    from assistant.cli import main
+
+    result = CliRunner().invoke(main, ["mcp", "--index-dir", str(tmp_path / "missing")])
+
+    assert result.exit_code == 1
+    assert "assistant index build" in result.output
+    assert "Traceback" not in result.output

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import contextlib
+import sys
 from pathlib import Path
 
 import click
@@ -53,11 +55,13 @@ def mcp_command(
     from assistant.mcp import build_server
 
     settings = command_settings(index_dir=index_dir, host=host)
-    if allow_indexing:  # may start from an empty index and fill it from the corpus
-        assistant = Assistant.open_or_create(settings.index_dir, settings=settings)
-    else:
-        assistant = load_assistant(settings)
-    assistant.embed_query("warm up")  # load the model now, not during the first tool call
+    # Over stdio, stdout is the protocol: anything a library prints while loading goes to stderr.
+    with contextlib.redirect_stdout(sys.stderr):
+        if allow_indexing:  # may start from an empty index and fill it from the corpus
+            assistant = Assistant.open_or_create(settings.index_dir, settings=settings)
+        else:
+            assistant = load_assistant(settings)
+        assistant.embed_query("warm up")  # load the model now, not during the first tool call
     server = build_server(
         assistant,
         allow_indexing=allow_indexing,
