@@ -314,3 +314,10 @@ def test_streamed_llm_fallback_ends_with_the_authoritative_answer(
     fallback = sample_assistant.ask(EXAMPLE_QUESTION, composer="extractive").answer
     assert text.endswith("\n\n---\n\n" + fallback)
     assert_cited(fallback, chunks[-1].model_extra["citations"], sample_assistant)
+
+
+def test_blank_question_is_a_400(client: OpenAI) -> None:
+    with pytest.raises(openai.BadRequestError) as caught:
+        ask(client, ("user", "   "))
+
+    assert "empty" in caught.value.message

@@ -252,8 +252,6 @@ def conversation(messages: Sequence[ChatMessage], settings: Settings) -> tuple[s
             param=f"messages.{last}.role",
         )
     question = message_text(messages[last], last)
-    if not question.strip():
-        raise OpenAIRequestError(400, "The question is empty; ask something in words.", f"messages.{last}")
     history = [
         message_text(message, index)
         for index, message in enumerate(messages[:last])
@@ -285,7 +283,7 @@ def sources_block(citations: Sequence[SourceCitation]) -> str:
     """Markdown list of the sources, for clients that show only the text."""
     if not citations:
         return ""
-    lines = ["", "", "**Sources**", ""]
+    entries = []
     for citation in citations:
         quote = " ".join(citation.quote.split())
         if len(quote) > SOURCE_QUOTE_CHARS:
@@ -293,10 +291,11 @@ def sources_block(citations: Sequence[SourceCitation]) -> str:
         where = f"{citation.doc_id}, characters {citation.start}–{citation.end}"
         if citation.page is not None:
             where += f", page {citation.page}"
-        lines.append(
+        entries.append(
             f"[{citation.marker}] {citation.title or citation.doc_id} ({where}): “{quote}” {citation.url}"
         )
-    return "\n".join(lines)
+    # one paragraph per source, so Markdown renderers keep them apart
+    return "\n\n**Sources**\n\n" + "\n\n".join(entries)
 
 
 def completion(answer: Answer, model: str, choice: ModelChoice, base: str) -> ChatCompletion:
