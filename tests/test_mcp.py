@@ -144,8 +144,9 @@ def writable_corpus(tmp_path: Path) -> Path:
 
 
 def test_indexing_needs_the_flag_and_stays_inside_the_corpus(
-    mutable_index_dir: Path, writable_corpus: Path, tmp_path: Path
+    mutable_index_dir: Path, writable_corpus: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
+    monkeypatch.setenv("ASSISTANT_PUBLIC_URL", "https://docs.example.org/")
     (writable_corpus / "new").mkdir()
     (writable_corpus / "new" / SURVEY_NAME).write_text(SURVEY_TEXT, encoding="utf-8")
     outside = tmp_path / "outside"
@@ -170,6 +171,10 @@ def test_indexing_needs_the_flag_and_stays_inside_the_corpus(
         assert "outside the corpus folders" in refused.content[0].text  # type: ignore[union-attr]
     assert indexed["added"] == [SURVEY_DOC]
     assert "412" in answer["answer"]
+    citation = answer["citations"][0]
+    assert citation["url"] == (
+        f"https://docs.example.org/#/doc/{SURVEY_DOC}?start={citation['start']}&end={citation['end']}"
+    )
     assert SURVEY_DOC in documents and "secret" not in documents and "link" not in documents
 
 
