@@ -17,7 +17,7 @@ from pathlib import Path
 
 import numpy as np
 
-from assistant.answering import RUNNER_UP_RATIO, collect_candidates
+from assistant.answering import RUNNER_UP_RATIO, collect_candidates, refers_back
 from assistant.core import Assistant
 from assistant.settings import Settings
 from tests.conftest import CORPUS_DIR, EXAMPLE_QUESTION
@@ -74,14 +74,13 @@ def answer_margins(
     context = assistant._context(question, None, None, history, timings)
     assert context is not None
     fitting = sorted((c for c in collect_candidates(context) if c.fits_type), key=lambda c: -c.score)
-    holding = [c for c in fitting if expected in c.text]
-    others = [c for c in fitting if expected not in c.text]
-    if holding:
-        best_other = others[0].score if others else 0.0
-        # kept while it is the best sentence or a runner-up within RUNNER_UP_RATIO of the best
-        print(f"    sentence with {expected!r}: score {holding[0].score:.4f}, best other "
-              f"{best_other:.4f}, margin to the runner-up cut "
-              f"{holding[0].score - RUNNER_UP_RATIO * best_other:.4f}")  # fmt: skip
+    # the best sentences: the answer is the best one (with the sentences it refers back to)
+    # and runners-up within RUNNER_UP_RATIO of it; * holds the expected text, ^ refers back
+    ranked = ", ".join(
+        f"{c.score:.4f}{'*' if expected in c.text else ''}{'^' if refers_back(c.text) else ''}"
+        for c in fitting[:4]
+    )
+    print(f"    best sentences {ranked}; runner-up cut {RUNNER_UP_RATIO * fitting[0].score:.4f}")
     cited_docs = {c.doc_id for c in answer.citations}
     foreign = [c for c in fitting if c.row.doc_id not in cited_docs]
     if foreign and fitting:

@@ -11,7 +11,7 @@ from __future__ import annotations
 import hashlib
 import re
 from collections.abc import Iterable, Sequence
-from dataclasses import dataclass
+from dataclasses import asdict, dataclass
 
 import numpy as np
 
@@ -110,17 +110,7 @@ class FakeSnapshot:
             ]
             for ord_, chunk in enumerate(parts.chunks):
                 chunk_id = len(self._chunks) + 1
-                self._chunks[chunk_id] = ChunkRow(
-                    chunk_id,
-                    doc.doc_id,
-                    ord_,
-                    chunk.start,
-                    chunk.end,
-                    chunk.text,
-                    chunk.page,
-                    chunk.first_sentence,
-                    chunk.last_sentence,
-                )
+                self._chunks[chunk_id] = ChunkRow(id=chunk_id, doc_id=doc.doc_id, ord=ord_, **asdict(chunk))
                 self._chunk_vectors[chunk_id] = parts.chunk_vectors[ord_]
         self.manifest = Manifest(
             format_version=FORMAT_VERSION,
