@@ -11,7 +11,7 @@ from pathlib import Path
 import numpy as np
 
 from assistant.embedding import Embedder, SpanEmbedder, l2_normalize
-from assistant.errors import AssistantError, LoadError
+from assistant.errors import AssistantError, LoadError, user_message
 from assistant.ingest import SUPPORTED_EXTENSIONS, chunk_document, load_file
 from assistant.models import IndexReport, LoadedDocument, SkippedFile, page_at
 from assistant.settings import Settings
@@ -263,7 +263,7 @@ def build_index(
                 pending.append(prepare(path, source_key, digest, existing[0] if existing else None, settings))
             except AssistantError as exc:
                 log.warning("skipping %s: %s", path, exc)
-                report.skipped.append(SkippedFile(path=str(path), reason=str(exc)))
+                report.skipped.append(SkippedFile(path=str(path), reason=user_message(exc)))
                 continue
             if len(pending) >= DOCS_PER_BATCH:
                 _write_batch(writer, embedder, pending, report)

@@ -13,7 +13,7 @@ from pydantic import AfterValidator, BaseModel, BeforeValidator, Field
 from starlette.concurrency import run_in_threadpool
 
 from assistant.compose.seam import AnswerReady, StreamEvent
-from assistant.errors import AssistantError
+from assistant.errors import AssistantError, user_message
 from assistant.models import Answer, SearchFilters
 from assistant.server.deps import AssistantDep, RateLimited, ReadAccess, SettingsDep
 from assistant.server.errors import error_responses
@@ -141,7 +141,7 @@ def _sse(first: StreamEvent | None, events: Iterator[StreamEvent]) -> Iterator[s
             yield _format(event)
             event = next(events, None)
     except AssistantError as exc:
-        yield format_sse("error", {"detail": str(exc)})
+        yield format_sse("error", {"detail": user_message(exc)})
     except Exception as exc:
         log.error("streamed answer failed", exc_info=exc)
         yield format_sse("error", {"detail": "Internal server error; the server log has details"})
