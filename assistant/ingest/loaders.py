@@ -40,18 +40,24 @@ PDF_TIME_BUDGET_SECONDS = 60.0
 _Reader = Callable[[bytes, Path, int], LoadedDocument]
 
 
+def check_supported(path: Path) -> None:
+    """UnsupportedFileTypeError unless a loader reads this kind of file (by its extension)."""
+    extension = path.suffix.lower()
+    if extension not in _READERS:
+        supported = " ".join(sorted(SUPPORTED_EXTENSIONS))
+        raise UnsupportedFileTypeError(
+            f"unsupported file type '{extension or path.name}': supported are {supported}"
+        )
+
+
 def load_file(path: Path, max_bytes: int = 50_000_000) -> LoadedDocument:
     """Read one supported file; raise LoadError with the reason when it cannot be used.
 
     `source` is `str(path)` as given. The size is checked before any parsing.
     """
+    check_supported(path)
     extension = path.suffix.lower()
-    reader = _READERS.get(extension)
-    if reader is None:
-        supported = " ".join(sorted(SUPPORTED_EXTENSIONS))
-        raise UnsupportedFileTypeError(
-            f"unsupported file type '{extension or path.name}': supported are {supported}"
-        )
+    reader = _READERS[extension]
     try:
         size = path.stat().st_size
         if not path.is_file():

@@ -9,7 +9,7 @@ from typing import Annotated, BinaryIO, Literal
 from fastapi import APIRouter, File, HTTPException, UploadFile
 from pydantic import BaseModel
 
-from assistant.ingest.loaders import SUPPORTED_EXTENSIONS
+from assistant.ingest.loaders import SUPPORTED_EXTENSIONS, check_supported
 from assistant.models import DocumentInfo, DocumentRecord
 from assistant.server.deps import (
     AssistantDep,
@@ -92,7 +92,7 @@ def upload_documents(
     if duplicates:
         raise HTTPException(422, f"The same file name was sent twice: {', '.join(duplicates)}")
     for name in names:
-        check_extension(name)
+        check_supported(Path(name))  # UnsupportedFileTypeError: a 415, as server/errors.py maps it
     job_id, staging = jobs.reserve()
     try:
         budget = settings.max_upload_bytes
@@ -165,16 +165,6 @@ def safe_filename(raw: str | None) -> str:
     if len(name.encode("utf-8")) > MAX_NAME_BYTES:
         raise HTTPException(422, f"The file name is longer than {MAX_NAME_BYTES} bytes")
     return name
-
-
-def check_extension(name: str) -> None:
-    """415 unless the indexer can read this kind of file."""
-    extension = Path(name).suffix.lower()
-    if extension not in SUPPORTED_EXTENSIONS:
-        supported = ", ".join(sorted(SUPPORTED_EXTENSIONS))
-        raise HTTPException(
-            415, f"Unsupported file type {extension or '(none)'!r} for {name!r}; use {supported}"
-        )
 
 
 def copy_limited(source: BinaryIO, target: Path, budget: int) -> int:
