@@ -35,6 +35,7 @@ WRITE_BLOCK_BYTES = 1 << 20
 class VectorWriteError(Exception):
     """FAISS failed while serialising an index (the file system's own errors stay OSError)."""
 
+
 IndexSetting = Literal["auto", "flat", "hnsw", "hnsw_sq8"]
 
 VECTORS_FILE = "vectors.faiss"

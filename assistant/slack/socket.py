@@ -30,9 +30,7 @@ def check_socket_settings(settings: Settings) -> None:
     if settings.slack_bot_token is None:
         missing.append("ASSISTANT_SLACK_BOT_TOKEN (the Bot User OAuth Token, xoxb-...: OAuth & Permissions)")
     if missing:
-        raise ConfigError(
-            "Socket Mode needs " + " and ".join(missing) + ". See docs/slack.md for the setup."
-        )
+        raise ConfigError("Socket Mode needs " + " and ".join(missing) + ". See docs/slack.md for the setup.")
     app_token = settings.slack_app_token.get_secret_value() if settings.slack_app_token else ""
     if not app_token.startswith("xapp-"):
         raise ConfigError(
