@@ -17,7 +17,7 @@ from pathlib import Path
 
 import numpy as np
 
-from assistant.answering import RUNNER_UP_RATIO, collect_candidates, refers_back
+from assistant import answering
 from assistant.core import Assistant
 from assistant.settings import Settings
 from tests.conftest import CORPUS_DIR, EXAMPLE_QUESTION
@@ -73,19 +73,18 @@ def answer_margins(
     timings: dict[str, float] = {}
     context = assistant._context(question, None, None, history, timings)
     assert context is not None
-    fitting = sorted((c for c in collect_candidates(context) if c.fits_type), key=lambda c: -c.score)
-    # the best sentences: the answer is the best one (with the sentences it refers back to)
-    # and runners-up within RUNNER_UP_RATIO of it; * holds the expected text, ^ refers back
+    candidates = answering.collect_candidates(context)
+    answering.confidence(candidates, context)  # the learned scorer sets each candidate's score here
+    fitting = sorted((c for c in candidates if c.fits_type), key=lambda c: -c.score)
+    # the answer is built from the best sentence (with those it refers back to) and close
+    # runners-up: * holds the expected text, ^ refers back, [other] is an uncited document
+    cited = {c.doc_id for c in answer.citations}
     ranked = ", ".join(
-        f"{c.score:.4f}{'*' if expected in c.text else ''}{'^' if refers_back(c.text) else ''}"
+        f"{c.score:.4f}{'*' if expected in c.text else ''}{'^' if answering.refers_back(c.text) else ''}"
+        f"{'' if c.row.doc_id in cited else '[other]'}"
         for c in fitting[:4]
     )
-    print(f"    best sentences {ranked}; runner-up cut {RUNNER_UP_RATIO * fitting[0].score:.4f}")
-    cited_docs = {c.doc_id for c in answer.citations}
-    foreign = [c for c in fitting if c.row.doc_id not in cited_docs]
-    if foreign and fitting:
-        print(f"    best sentence of an uncited document {foreign[0].score:.4f}, runner-up cut "
-              f"{RUNNER_UP_RATIO * fitting[0].score:.4f}")  # fmt: skip
+    print(f"    best sentences {ranked}")
 
 
 def ranking_margins(assistant: Assistant) -> None:
