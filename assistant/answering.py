@@ -19,6 +19,7 @@ from assistant.answer_types import answer_type, can_answer
 from assistant.compose.evidence import compose_answer
 from assistant.compose.evidence import refers_back as refers_back
 from assistant.compose.seam import ComposeContext
+from assistant.ingest.sentences import looks_like_heading
 from assistant.lexical import STOPWORDS, content_terms
 from assistant.models import Answer
 from assistant.store import SentenceRow, Snapshot
@@ -33,12 +34,9 @@ RUNNER_UP_RATIO = 0.85
 #: two sentences this similar say the same thing; keep one
 DUPLICATE_SIMILARITY = 0.9
 MAX_ANSWER_WORDS = 90
-#: a line this short with no closing punctuation is a heading, not an answer
-HEADING_MAX_WORDS = 10
 #: confidence lost when none of the question's names and numbers occur in the evidence
 MISSING_KEY_TERM_PENALTY = 0.4
 
-_CLOSING = re.compile(r"[.!?…:;\"”’')\]]$")
 _KEY_TERM = re.compile(r"\b[A-Z][\w'’-]*|\b\d[\d,.]*\b")
 
 
@@ -110,11 +108,6 @@ def key_terms(question: str) -> set[str]:
         if term and term not in STOPWORDS:
             found.add(term)
     return found
-
-
-def looks_like_heading(sentence: str) -> bool:
-    """A title or heading line: short and without closing punctuation; it answers nothing."""
-    return len(sentence.split()) <= HEADING_MAX_WORDS and not _CLOSING.search(sentence)
 
 
 def confidence(candidates: Sequence[_Candidate], context: ComposeContext) -> float:

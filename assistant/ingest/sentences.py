@@ -144,8 +144,19 @@ def _ends_with_terminal(text: str, span: Span) -> bool:
     return text[position] in _TERMINAL
 
 
+def looks_like_heading(sentence: str) -> bool:
+    """A title or heading line: it answers nothing, and a paragraph after it starts a sentence.
+
+    The one heading rule of the project (the splitter and the composer both use it): a short
+    single line without closing punctuation, in title case or capitals ("POLITICS IS LOCAL",
+    "Hitting Reset", "December 2, 2024").
+    """
+    span = Span(0, len(sentence))
+    return bool(sentence.strip()) and not _ends_with_terminal(sentence, span) and _is_heading(sentence, span)
+
+
 def _is_heading(text: str, span: Span) -> bool:
-    """A short single line in title case or capitals ("POLITICS IS LOCAL", "Hitting Reset")."""
+    """A short single line in title case or capitals (the caller checks the punctuation)."""
     if span.end - span.start > HEADING_MAX_CHARS or text.find("\n", span.start, span.end) >= 0:
         return False
     words = _WORD.findall(text, span.start, span.end)
