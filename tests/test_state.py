@@ -194,6 +194,31 @@ def test_job_history_is_bounded(tmp_path: Path) -> None:
     assert kept == ids[-2:]
 
 
+def test_no_job_is_left_queued_after_a_shutdown(tmp_path: Path) -> None:
+    release = threading.Event()
+
+    def slow_index(paths: list[Path]) -> IndexReport:
+        release.wait(30)
+        return IndexReport()
+
+    jobs = JobManager(tmp_path / "uploads", slow_index, tmp_path / JOBS_FILENAME)
+    running, queued = jobs.reserve()[0], jobs.reserve()[0]
+    jobs.submit(running, [])
+    jobs.submit(queued, [])
+    stopping = threading.Thread(target=jobs.shutdown)
+    stopping.start()
+    release.set()
+    stopping.join(30)
+
+    reopened = JobManager(tmp_path / "uploads", slow_index, tmp_path / JOBS_FILENAME)
+    finished, dropped = reopened.get(running), reopened.get(queued)
+    reopened.shutdown()
+    assert finished is not None and finished.status == "done"
+    # Dropped by the shutdown (usually) or run before it began: never left queued forever.
+    assert dropped is not None and dropped.status in ("done", "failed")
+    assert dropped.status == "done" or dropped.detail == INTERRUPTED
+
+
 def _wait_finished(jobs: JobManager, job_id: str) -> None:
     deadline = time.monotonic() + 30
     while (status := jobs.get(job_id)) is None or status.status not in ("done", "failed"):

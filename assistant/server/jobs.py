@@ -149,8 +149,9 @@ class JobManager:
         return JobStatus(job_id=row["job_id"], status=row["status"], detail=row["detail"], report=report)
 
     def shutdown(self) -> None:
-        """Finish the running job; queued ones are dropped with their staged files."""
+        """Finish the running job; queued ones are dropped with their staged files (and failed)."""
         self._executor.shutdown(wait=True, cancel_futures=True)
+        self._fail_interrupted()
         self._remove_stale_staging()
 
     def _set(
@@ -228,7 +229,7 @@ class JobManager:
         )
 
     def _fail_interrupted(self) -> None:
-        """Jobs still queued or running belong to a server that stopped before they finished."""
+        """Jobs still queued or running when the server starts (or stops) will never finish."""
         with self._db.transaction() as conn:
             cursor = conn.execute(
                 "UPDATE jobs SET status = 'failed', detail = ?, updated_at = ?"
@@ -236,7 +237,7 @@ class JobManager:
                 (INTERRUPTED, _now()),
             )
         if cursor.rowcount:
-            log.warning("%d upload job(s) were interrupted by a restart", cursor.rowcount)
+            log.warning("%d upload job(s) will not finish: interrupted by a restart", cursor.rowcount)
 
     def _remove_stale_staging(self) -> None:
         # Called before the first and after the last job: nothing staged is still wanted.
