@@ -43,7 +43,7 @@ from assistant.store import SentenceRow
 
 if TYPE_CHECKING:
     from assistant.compose.seam import ComposeContext
-    from assistant.store import Snapshot
+    from assistant.store import ReadView
 
 #: how many sentences back an answer may reach for the antecedent of a reference
 MAX_ANTECEDENTS = 2
@@ -73,7 +73,7 @@ _PERSONAL_PRONOUN = re.compile(r"\b(he|she|him|his|her|hers|himself|herself)\b",
 #: a run of capitalised words, allowing particles and hyphens ("Jalal Khosh-chehre",
 #: "University of Tehran")
 _NAME_RUN = re.compile(
-    r"\b[A-Z][\w’'-]*(?:\s+(?:(?:al|bin|ibn|de|van|von|der|da|of|of the)\s+)?[A-Z][\w’'-]*)*"
+    r"\b[A-Z][\w’'-]*(?:\s+(?:(?:al|bin|ibn|de|van|von|der|da|of|of the)\s+)?(?:[A-Z]\.|[A-Z][\w’'-]*))*"
 )
 #: words that make a name an organisation or an office rather than a person
 _ORGANISATION = re.compile(
@@ -132,13 +132,15 @@ _DATE_SPAN = re.compile(
 _NUMBER_SPAN = re.compile(
     r"(?:\b(?:over|about|around|nearly|almost|more than|less than|fewer than|some|roughly|"
     r"approximately|at least)\s+)?(?:\$|£|€)?"
-    r"(?:\b\d[\d,]*(?:\.\d+)?|\b(?:one|two|three|four|five|six|seven|eight|nine|ten|eleven|"
-    r"twelve|thirteen|fourteen|fifteen|twenty|thirty|forty|fifty|hundred|thousand|dozens?|"
+    r"(?P<number>\b\d[\d,]*(?:\.\d+)?|\b(?:one|two|three|four|five|six|seven|eight|nine|ten|"
+    r"eleven|twelve|thirteen|fourteen|fifteen|twenty|thirty|forty|fifty|hundred|thousand|dozens?|"
     r"hundreds|thousands|millions?|billions?)\b)"
-    r"(?:\s*(?:%|percent\b|per cent\b|million\b|billion\b|thousand\b|hundred\b))?"
-    r"(?:\s+[a-z][a-z-]+)?",
+    r"(?:\s*(?:%|percent\b|per cent\b|million\b|billion\b|thousand\b|hundred\b|bn\b|m\b))?"
+    r"(?:\s+(?P<unit>[a-z][a-z-]+))?",
     re.I,
 )
+#: a bare year is a date, not an amount
+_YEAR = re.compile(r"^(?:1[0-9]{3}|20[0-9]{2})s?$")
 
 
 class ChosenSentence(Protocol):
@@ -181,8 +183,8 @@ def refers_back(sentence: str) -> bool:
     )
 
 
-def names(text: str, known: frozenset[str] = frozenset()) -> list[re.Match[str]]:
-    """Capitalised names in a sentence: runs of capitalised words that are not function words.
+def names(text: str, known: frozenset[str] = frozenset()) -> list[tuple[int, int]]:
+    """Spans of capitalised names in a sentence, leading function words dropped ("When Corliss").
 
     Any word is capitalised at the start of a sentence, so a lone first word counts only when
     it is in `known` (words seen capitalised mid-sentence nearby): "Pezeshkian recognizes ..."
@@ -191,15 +193,21 @@ def names(text: str, known: frozenset[str] = frozenset()) -> list[re.Match[str]]
     lead = len(_LEADING_MARKER.match(text).group(0))  # type: ignore[union-attr]
     found = []
     for match in _NAME_RUN.finditer(text):
-        words = match.group(0).split()
-        if all(w.lower().strip("’'") in STOPWORDS or w.lower() in _NOT_NAMES for w in words):
+        tokens = list(re.finditer(r"\S+", match.group(0)))
+        while tokens and _function_word(tokens[0].group(0)):
+            tokens.pop(0)
+        if not tokens:
             continue
-        if len(words) == 1:
-            word = words[0].lower()
-            if word in STOPWORDS or word in _NOT_NAMES or (match.start() <= lead and word not in known):
-                continue
-        found.append(match)
+        start = match.start() + tokens[0].start()
+        if len(tokens) == 1 and start <= lead and tokens[0].group(0).lower() not in known:
+            continue
+        found.append((start, match.end()))
     return found
+
+
+def _function_word(word: str) -> bool:
+    lowered = word.lower().strip("’'")
+    return lowered in STOPWORDS or lowered in _NOT_NAMES
 
 
 def known_names(sentences: Iterable[str]) -> frozenset[str]:
@@ -275,13 +283,13 @@ def _typed_spans(kind: AnswerType | None, text: str, question: str) -> list[tupl
     if kind is AnswerType.DATE:
         return [m.span() for m in _DATE_SPAN.finditer(text) if m.group(0).strip()]
     if kind is AnswerType.NUMBER:
-        return [_trim_span(text, m.span()) for m in _NUMBER_SPAN.finditer(text)]
+        return _number_spans(text, question)
     if kind in (AnswerType.PERSON, AnswerType.PLACE):
         asked = set(content_terms(question))
         found = [
-            _trim_possessive(text, m.span())
-            for m in names(text)
-            if (m.start() > 0 or len(m.group(0).split()) > 1) and not set(content_terms(m.group(0))) & asked
+            _trim_possessive(text, span)
+            for span in names(text)
+            if not set(content_terms(text[span[0] : span[1]])) & asked
         ]
         if kind is AnswerType.PERSON:
             # a person is usually named in full (first and last name), an organisation is not one
@@ -295,6 +303,26 @@ def _typed_spans(kind: AnswerType | None, text: str, question: str) -> list[tupl
             preferred = [s for s in found if _LOCATIVE.search(text[max(0, s[0] - 20) : s[0]])]
         return preferred or found
     return []
+
+
+def _number_spans(text: str, question: str) -> list[tuple[int, int]]:
+    """Amounts in the text: a number with its unit ("25 countries", "over 60 percent"); not a
+    number the question already holds ("in 2010"), and bare years only when nothing else is."""
+    asked = {m.group("number").lower().rstrip(".,") for m in _NUMBER_SPAN.finditer(question)}
+    spans: list[tuple[int, int]] = []
+    years: list[tuple[int, int]] = []
+    for match in _NUMBER_SPAN.finditer(text):
+        number = match.group("number").lower().rstrip(".,")
+        if number in asked:
+            continue
+        start, end = match.span()
+        unit = match.group("unit")
+        if unit and (unit.lower() in STOPWORDS or unit.lower().endswith(("ed", "ing", "ly"))):
+            end = match.start("unit")
+        start, end = _trim_span(text, (start, end))
+        if end > start:
+            (years if _YEAR.match(number) else spans).append((start, end))
+    return spans or years
 
 
 def _has_role(text: str, span: tuple[int, int]) -> bool:
@@ -328,7 +356,7 @@ def _question_word_positions(text: str, question: str) -> list[tuple[int, int]]:
 # --- assembly -----------------------------------------------------------------------------
 
 
-def gather(chosen: Sequence[ChosenSentence], question: str, snapshot: Snapshot) -> Evidence:
+def gather(chosen: Sequence[ChosenSentence], question: str, snapshot: ReadView) -> Evidence:
     """The chosen sentences with what they need to be read alone, in reading order."""
     if asks_for_list(question):
         chosen = _list_sentences(chosen)
@@ -355,7 +383,7 @@ def _list_sentences(chosen: Sequence[ChosenSentence]) -> Sequence[ChosenSentence
 
 
 def _add_list_continuation(
-    first: ChosenSentence, picked: dict[tuple[str, int], Piece], snapshot: Snapshot
+    first: ChosenSentence, picked: dict[tuple[str, int], Piece], snapshot: ReadView
 ) -> None:
     if holds_list(first.text):
         return
@@ -373,7 +401,7 @@ def _add_antecedents(
     piece: Piece,
     picked: dict[tuple[str, int], Piece],
     authors: dict[tuple[str, int], str],
-    snapshot: Snapshot,
+    snapshot: ReadView,
 ) -> None:
     row = piece.row
     previous = _previous(row, snapshot)
@@ -389,7 +417,7 @@ def _add_antecedents(
         text = before.text
 
 
-def _previous(row: SentenceRow, snapshot: Snapshot) -> list[Piece]:
+def _previous(row: SentenceRow, snapshot: ReadView) -> list[Piece]:
     """Up to MAX_ANTECEDENTS sentences before `row`, nearest first."""
     if row.ord == 0:
         return []
@@ -419,7 +447,7 @@ def _resolve_person(
     known: frozenset[str],
     picked: dict[tuple[str, int], Piece],
     authors: dict[tuple[str, int], str],
-    snapshot: Snapshot,
+    snapshot: ReadView,
 ) -> bool:
     """Name whom "he"/"she" means; False when no sentence near it and no author bio does."""
     row = piece.row
@@ -438,7 +466,7 @@ def _resolve_person(
     return False
 
 
-def _author(doc_id: str, snapshot: Snapshot) -> str | None:
+def _author(doc_id: str, snapshot: ReadView) -> str | None:
     return byline_author(snapshot.text_slice(doc_id, 0, BYLINE_CHARS))
 
 
@@ -446,7 +474,7 @@ def _mentions(text: str, name: str) -> bool:
     return " ".join(name.lower().split()) in " ".join(text.lower().split())
 
 
-def _in_author_paragraph(row: SentenceRow, author: str, snapshot: Snapshot) -> bool:
+def _in_author_paragraph(row: SentenceRow, author: str, snapshot: ReadView) -> bool:
     """Whether the paragraph holding `row` opens with the author's name (an author bio)."""
     head = snapshot.text_slice(row.doc_id, max(0, row.start - PARAGRAPH_LOOKBACK_CHARS), row.start)
     opening = head.rsplit("\n\n", 1)[-1]

@@ -52,6 +52,21 @@ def span_text(question: str, sentence: str) -> str | None:
             "MOHAMMAD JAVAD ZARIF is Associate Professor of Global Studies at University of Tehran.",
             "University of Tehran",
         ),
+        (
+            "How many tons of dust fell on the basin in 2010?",
+            "In 2010, after the 2005 drought, 27 million tons fell on the basin.",
+            "27 million tons",
+        ),
+        (
+            "How many members joined in ten years?",
+            "In ten years 5,792 members joined.",
+            "5,792 members",
+        ),
+        (
+            "Who founded the company?",
+            "When Corliss arrived, the company was founded by Thomas S. Ricketts, a banker.",
+            "Thomas S. Ricketts",
+        ),
         ("What does the plan say?", "On July 30 the plan was published.", None),
         ("When did it happen?", "Nobody knows why it happened.", None),
     ],
