@@ -542,5 +542,12 @@ def test_the_part_of_the_quote_that_answers_is_marked_and_the_quote_is_unchanged
         assert marks.first.evaluate("n => n.tagName") == "MARK"
         assert text_of(marks.first) == citation["quote"][start - citation["start"] : end - citation["start"]]
         assert marks.first.evaluate("n => [...n.childNodes].every(c => c.nodeType === Node.TEXT_NODE)")
+    # The answer text marks the same words, and still reads as the answer.
+    answer_text = node.get_by_test_id("answer-text")
+    in_text = answer_text.get_by_test_id("answer-text-mark")
+    assert in_text.count() == len(marked)
+    assert "July 30" in {text_of(in_text.nth(i)) for i in range(in_text.count())}
+    for citation in answer["citations"]:
+        assert " ".join(citation["quote"].split()) in text_of(answer_text)
     ARTIFACTS.mkdir(exist_ok=True)
     page.screenshot(path=str(ARTIFACTS / "chat-answer-mark.png"))

@@ -3,9 +3,38 @@
 import { api, askStream } from "./api.js";
 import { announce, copyText, el, icon, iconButton, replaceChildren, toast } from "./dom.js";
 
+/** Push nodes and strings (as text nodes) onto an array. */
+function pushNodes(nodes, parts) {
+  for (const part of parts) nodes.push(part instanceof Node ? part : document.createTextNode(part));
+}
+
 const HISTORY_QUESTIONS = 4;
 const PASSAGES_SHOWN = 3;
 const MARKER = /\[(\d+)\]/g;
+
+const oneLine = (text) => text.trim().split(/\s+/).join(" ");
+
+/**
+ * The text before a citation's chip, with the part of its quote that answers in a <mark>. The
+ * answer text holds the quote with whitespace runs as single spaces, so the mark is found there.
+ */
+function citedTextNodes(segment, citation) {
+  const highlight = citation.highlight;
+  const start = Array.isArray(highlight) ? highlight[0] - citation.start : -1;
+  const end = Array.isArray(highlight) ? highlight[1] - citation.start : -1;
+  if (!(start >= 0 && start < end && end <= citation.quote.length)) return [segment];
+  const quote = oneLine(citation.quote);
+  const at = segment.lastIndexOf(quote);
+  const mark = oneLine(citation.quote.slice(start, end));
+  const before = citation.quote.slice(0, start);
+  const offset = at + (before.trim() ? oneLine(before).length + (/\s$/.test(before) ? 1 : 0) : 0);
+  if (at < 0 || !mark || segment.slice(offset, offset + mark.length) !== mark) return [segment];
+  return [
+    segment.slice(0, offset),
+    el("mark", { class: "answer-mark", "data-testid": "answer-text-mark", text: mark }),
+    segment.slice(offset + mark.length),
+  ];
+}
 
 /** Answer text as text nodes, with each `[n]` that has a citation turned into a chip button. */
 function answerTextNodes(text, citations, onCite) {
@@ -15,7 +44,7 @@ function answerTextNodes(text, citations, onCite) {
   for (const match of text.matchAll(MARKER)) {
     const citation = byMarker.get(Number(match[1]));
     if (!citation) continue;
-    if (match.index > last) nodes.push(document.createTextNode(text.slice(last, match.index)));
+    if (match.index > last) pushNodes(nodes, citedTextNodes(text.slice(last, match.index), citation));
     nodes.push(
       el("button", {
         type: "button",
