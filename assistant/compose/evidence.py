@@ -62,12 +62,13 @@ _OPENS_WITH_REFERENCE = re.compile(
 )
 #: a demonstrative phrase anywhere ("believes this provision can ...") points back as well;
 #: "this year" and its like point at the calendar, not at an earlier sentence
-_DEMONSTRATIVE = re.compile(r"\b(?:this|these|such|the said|the same) ([a-z]+)", re.I)
+_DEMONSTRATIVE = re.compile(r"\b(?:this|these|such) ([a-z]+)", re.I)
 _CALENDAR = frozenset(
     re.findall(
         r"\w+", "year week month day time morning evening summer winter spring autumn century decade era"
     )
 )
+_CLOSES_SENTENCE = re.compile(r"[.!?…:;\"”’')\]]$")
 #: pronouns that stand for a person, wherever they occur in the sentence
 _PERSONAL_PRONOUN = re.compile(r"\b(he|she|him|his|her|hers|himself|herself)\b", re.I)
 #: a run of capitalised words, allowing particles and hyphens ("Jalal Khosh-chehre",
@@ -176,11 +177,26 @@ class Evidence:
 
 
 def refers_back(sentence: str) -> bool:
-    """Whether a sentence needs the one before it to be understood."""
-    return bool(_OPENS_WITH_REFERENCE.match(sentence)) or any(
-        m.group(1).lower() not in STOPWORDS and m.group(1).lower() not in _CALENDAR
-        for m in _DEMONSTRATIVE.finditer(sentence)
-    )
+    """Whether a sentence needs the one before it to be understood.
+
+    It does when it opens leaning back ("They can use ...") or holds a demonstrative phrase
+    whose noun the sentence has not used before it: "believes this provision can ..." leans
+    back; "criticized in papers ..., and the criticisms in these papers" does not.
+    """
+    if _OPENS_WITH_REFERENCE.match(sentence):
+        return True
+    for match in _DEMONSTRATIVE.finditer(sentence):
+        noun = match.group(1).lower()
+        if noun in STOPWORDS or noun in _CALENDAR:
+            continue
+        if not set(content_terms(noun)) & set(content_terms(sentence[: match.start()])):
+            return True
+    return False
+
+
+def looks_like_heading(sentence: str) -> bool:
+    """A title line ("Normans"): no closing punctuation. It never explains a reference."""
+    return not _CLOSES_SENTENCE.search(sentence.rstrip())
 
 
 def names(text: str, known: frozenset[str] = frozenset()) -> list[tuple[int, int]]:
@@ -411,7 +427,7 @@ def _add_antecedents(
         return
     text = piece.text
     for before in previous:
-        if (row.doc_id, before.row.ord) in picked or not refers_back(text):
+        if (row.doc_id, before.row.ord) in picked or not refers_back(text) or looks_like_heading(before.text):
             break
         picked[(row.doc_id, before.row.ord)] = before
         text = before.text
@@ -453,7 +469,7 @@ def _resolve_person(
     row = piece.row
     author = _author(row.doc_id, snapshot)
     for before in previous:
-        if not names_someone(before.text, known):
+        if looks_like_heading(before.text) or not names_someone(before.text, known):
             continue
         if author and _mentions(before.text, author):
             authors[(row.doc_id, row.ord)] = author

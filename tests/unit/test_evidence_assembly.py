@@ -24,8 +24,12 @@ NEWS = FakeDocument(
     "news",
     "Talks resumed in Geneva on Monday. Maria Lopez, the chief negotiator, arrived late. "
     "Officials met for an hour. From 2010 to 2014, she led the trade ministry. "
-    "The delegates brought a plan. They can use the old treaty of 1987 for this. The council believes this provision can "
-    "serve as the basis for regional talks.",
+    "The delegates brought a plan. They can use the old treaty of 1987 for this. "
+    "The council believes this provision can serve as the basis for regional talks.",
+)
+HEADED = FakeDocument(
+    "headed",
+    "Normans\n\nThe wars of the sixteenth century destroyed much of this Norman creativity.",
 )
 LISTS = FakeDocument(
     "lists",
@@ -44,7 +48,7 @@ class Chosen:
 
 @pytest.fixture(scope="module")
 def snapshot() -> FakeSnapshot:
-    return FakeSnapshot([BIO, NEWS, LISTS])
+    return FakeSnapshot([BIO, NEWS, HEADED, LISTS])
 
 
 def chosen(snapshot: FakeSnapshot, doc_id: str, fragment: str) -> Chosen:
@@ -107,6 +111,13 @@ def test_a_demonstrative_anywhere_pulls_in_the_sentence_before(snapshot: FakeSna
     assert found[0] == "The delegates brought a plan."
     assert len(found) == 3
     assert len(runs(evidence.pieces)) == 1
+
+
+def test_a_heading_is_never_pulled_in_as_an_antecedent(snapshot: FakeSnapshot) -> None:
+    evidence = gather([chosen(snapshot, "headed", "Norman creativity")], "What destroyed it?", snapshot)
+    assert texts(evidence, snapshot) == [
+        "The wars of the sixteenth century destroyed much of this Norman creativity."
+    ]
 
 
 def test_a_list_question_keeps_the_sentence_with_the_items(snapshot: FakeSnapshot) -> None:

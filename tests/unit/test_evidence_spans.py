@@ -80,6 +80,8 @@ def test_refers_back_anywhere_but_not_to_the_calendar() -> None:
     assert refers_back("However, the talks failed.")
     assert not refers_back("Talks will resume this year in Geneva.")
     assert not refers_back("Proper equipment such as harnesses can curtail the risk.")
+    # the noun was named earlier in the same sentence: nothing to fetch
+    assert not refers_back("Papers criticized the graph, and the criticisms in these papers were refuted.")
 
 
 def test_a_person_pronoun_needs_a_name_before_it() -> None:
