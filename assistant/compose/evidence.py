@@ -11,17 +11,24 @@ and no longer than needed. The rules, applied per chosen sentence in this order:
 - **People.** A personal pronoun ("he", "his", "she", "her") anywhere in the sentence, with no
   name before it in that sentence or in the answer's preceding sentence of the same document,
   is resolved to the nearest of the MAX_ANTECEDENTS sentences before it that names someone
-  (a capitalised name that is not itself a pronoun-led sentence). That sentence is added, as
+  (a capitalised name, not a heading, and not itself a sentence whose "he" is unresolved). A
+  lone capitalised first word counts as a name only when it also occurs capitalised mid-sentence
+  nearby ("Pezeshkian recognizes ..." yes, "Officials met ..." no). That sentence is added, as
   its own citation when it is not adjacent. When that sentence names the document's author (the
   "By NAME" byline near the top), or the sentence sits in a paragraph that opens with the
   author's name (an author bio) and no closer name exists, the author's name is written before
   the quote instead ("Mohammad Javad Zarif (the author): “He …” [1]"): quotes stay exact.
 - **Other references.** A sentence that opens leaning on the one before ("They can use ...",
-  "However, ...") or holds a demonstrative phrase anywhere ("believes this provision can ...")
-  pulls in the sentence before it, up to MAX_ANTECEDENTS back while each pulled one leans too.
+  "However, ...") or holds a demonstrative phrase anywhere whose noun it has not used before
+  ("believes this provision can ...") pulls in the sentence before it, up to MAX_ANTECEDENTS
+  back while each pulled one leans too; a heading is never pulled in. Calendar phrases ("this
+  year") point at no sentence.
 - **Answer-bearing span.** For "when", "who", "how many" and "where" questions, the date, name,
   number or place in each cited quote that is closest to the question's words is put on the
   citation as `highlight` (absolute offsets inside the quote's own); the quote never changes.
+  Names and numbers the question already holds are not answers; for "who", a name beside a role
+  ("X, former commander") or in full beats an organisation; for "where", a name after a
+  preposition of place; for "how many", an amount beats a bare year.
 
 Consecutive sentences of one document become one citation, so every quote is a contiguous
 slice of the stored text.
