@@ -28,7 +28,7 @@ from click.testing import CliRunner
 
 from assistant.cli import main as cli_main
 from assistant.core import Assistant
-from assistant.errors import IndexCorruptError, IndexWriteError
+from assistant.errors import AssistantError, IndexCorruptError, IndexVersionError, IndexWriteError
 from assistant.server import create_app
 from assistant.settings import Settings
 from assistant.store import CURRENT_FILE, PAUSE_ENV, PAUSE_POINTS, SNAPSHOTS_DIR
@@ -218,12 +218,13 @@ def _garbage_manifest(index_dir: Path) -> None:
     (_live(index_dir) / "manifest.json").write_bytes(b"\x00\xff{not json")
 
 
-DAMAGE: dict[str, tuple[Callable[[Path], None], str]] = {
-    "faiss-cut-in-half": (_truncate_faiss, "vectors.faiss"),
-    "faiss-garbage-vectors": (_garbage_faiss_vectors, "vectors.faiss"),
-    "sqlite-garbage-pages": (_garbage_sqlite_pages, "store.sqlite"),
-    "manifest-newer-format": (_newer_manifest, "newer"),
-    "manifest-garbage": (_garbage_manifest, "manifest"),
+#: how to damage an index, a word its error names, and the error (a newer format is not damage)
+DAMAGE: dict[str, tuple[Callable[[Path], None], str, type[AssistantError]]] = {
+    "faiss-cut-in-half": (_truncate_faiss, "vectors.faiss", IndexCorruptError),
+    "faiss-garbage-vectors": (_garbage_faiss_vectors, "vectors.faiss", IndexCorruptError),
+    "sqlite-garbage-pages": (_garbage_sqlite_pages, "store.sqlite", IndexCorruptError),
+    "manifest-newer-format": (_newer_manifest, "newer", IndexVersionError),
+    "manifest-garbage": (_garbage_manifest, "manifest", IndexCorruptError),
 }
 
 
@@ -231,10 +232,10 @@ DAMAGE: dict[str, tuple[Callable[[Path], None], str]] = {
 def test_damaged_index_is_refused_at_load_with_the_rebuild_command(
     kind: str, mutable_index_dir: Path, sample_assistant: Assistant, tmp_path: Path
 ) -> None:
-    damage, named = DAMAGE[kind]
+    damage, named, error = DAMAGE[kind]
     damage(mutable_index_dir)
 
-    with pytest.raises(IndexCorruptError) as caught:
+    with pytest.raises(error) as caught:
         Assistant.load(mutable_index_dir, settings=Settings(index_dir=mutable_index_dir))
     message = str(caught.value)
     assert "assistant index build --rebuild" in message
