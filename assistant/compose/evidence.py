@@ -44,6 +44,7 @@ from typing import TYPE_CHECKING, Protocol
 
 from assistant.answer_types import AnswerType, answer_type
 from assistant.ingest.loaders import byline_author
+from assistant.ingest.sentences import looks_like_heading
 from assistant.lexical import STOPWORDS, content_terms
 from assistant.models import Answer, Citation, page_at
 from assistant.store import SentenceRow
@@ -75,7 +76,6 @@ _CALENDAR = frozenset(
         r"\w+", "year week month day time morning evening summer winter spring autumn century decade era"
     )
 )
-_CLOSES_SENTENCE = re.compile(r"[.!?…:;\"”’')\]]$")
 #: pronouns that stand for a person, wherever they occur in the sentence
 _PERSONAL_PRONOUN = re.compile(r"\b(he|she|him|his|her|hers|himself|herself)\b", re.I)
 #: a run of capitalised words, allowing particles and hyphens ("Jalal Khosh-chehre",
@@ -199,11 +199,6 @@ def refers_back(sentence: str) -> bool:
         if not set(content_terms(noun)) & set(content_terms(sentence[: match.start()])):
             return True
     return False
-
-
-def looks_like_heading(sentence: str) -> bool:
-    """A title line ("Normans"): no closing punctuation. It never explains a reference."""
-    return not _CLOSES_SENTENCE.search(sentence.rstrip())
 
 
 def names(text: str, known: frozenset[str] = frozenset()) -> list[tuple[int, int]]:
