@@ -156,8 +156,7 @@ def test_a_killed_writer_leaves_the_old_snapshot_answering(store: IndexStore) ->
         f"""
         import os
         from pathlib import Path
-        from tests.unit.test_snapshot_writer import manifest
-        from assistant.store import IndexStore
+        from tests.unit.test_snapshot_writer import IndexStore, manifest
         with IndexStore(Path({str(store.index_dir)!r})).writer(manifest()) as writer:
             writer.remove_document({TALKS.doc_id!r})
             os._exit(9)
