@@ -32,7 +32,7 @@ HARBOUR = FakeDocument(
 def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
     """Everything under tests/unit is a `unit` test (select with -m unit, skip with -m 'not unit')."""
     for item in items:
-        if UNIT_DIR in Path(str(item.fspath)).parents:
+        if UNIT_DIR in item.path.parents:
             item.add_marker(pytest.mark.unit)
 
 
