@@ -41,7 +41,7 @@ from assistant.models import (
 )
 from assistant.retrieval import RetrievedChunk, SearchMode, retrieve
 from assistant.settings import Settings
-from assistant.store import FORMAT_VERSION, IndexStore, Manifest, Snapshot, chunk_key
+from assistant.store import FORMAT_VERSION, Manifest, ReadView, chunk_key, open_store
 
 if TYPE_CHECKING:
     from assistant.feedback import FeedbackStore
@@ -76,14 +76,14 @@ class Assistant:
         if settings.index_dir != self.index_dir:  # one index directory, whichever way it was given
             settings = settings.model_copy(update={"index_dir": self.index_dir})
         self.settings = settings
-        self.store = IndexStore(self.index_dir, settings.faiss_index, settings.faiss_exact_max)
+        self.store = open_store(self.index_dir, settings)
         self.embedder: Embedder = embedder or SentenceTransformerEmbedder(
             settings.embedding_model, batch_size=settings.embedding_batch_size
         )
         self._query_embedder: Embedder | None = None
         self.extractive = ExtractiveComposer(settings.max_answer_sentences)
         self._composers: dict[str, Composer] = {"extractive": composer or self.extractive}
-        self._snapshot: Snapshot | None = None
+        self._snapshot: ReadView | None = None
         self._swap_lock = threading.Lock()
         self._write_lock = threading.Lock()
         self._feedback: FeedbackStore | None = None
@@ -135,21 +135,21 @@ class Assistant:
             log.info("now serving snapshot %s", name)
             return True
 
-    def _open_snapshot(self, name: str) -> Snapshot:
+    def _open_snapshot(self, name: str) -> ReadView:
         """Open snapshot `name`; if a writer retired it meanwhile (faster writers than this
         reader can commit KEEP_SNAPSHOTS times between reading CURRENT and opening the files),
         open the newer current one instead. Damage to a snapshot that is still current raises."""
         for _ in range(OPEN_ATTEMPTS - 1):
             try:
-                return Snapshot(self.index_dir, name)
+                return self.store.open(name)
             except IndexCorruptError:
                 newer = self.store.current_name()
                 if newer is None or newer == name:
                     raise
                 name = newer
-        return Snapshot(self.index_dir, name)
+        return self.store.open(name)
 
-    def snapshot(self) -> Snapshot | None:
+    def snapshot(self) -> ReadView | None:
         """The snapshot new requests should use (after picking up any newer one)."""
         self.refresh()
         return self._snapshot
@@ -414,7 +414,7 @@ def _ms(started: float) -> float:
     return round((time.perf_counter() - started) * 1000, 3)
 
 
-def _passages(snapshot: Snapshot, chunks: list[RetrievedChunk]) -> list[Passage]:
+def _passages(snapshot: ReadView, chunks: list[RetrievedChunk]) -> list[Passage]:
     meta = snapshot.document_meta(c.row.doc_id for c in chunks)
     passages = []
     for chunk in chunks:

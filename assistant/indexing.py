@@ -12,10 +12,11 @@ import numpy as np
 
 from assistant.embedding import Embedder, SpanEmbedder, l2_normalize
 from assistant.errors import AssistantError, LoadError, user_message
+from assistant.fileio import file_checksum
 from assistant.ingest import SUPPORTED_EXTENSIONS, chunk_document, load_file
 from assistant.models import IndexReport, LoadedDocument, SkippedFile, page_at
 from assistant.settings import Settings
-from assistant.store import IndexStore, Manifest, NewChunk, SnapshotWriter, file_checksum
+from assistant.store import Manifest, NewChunk, Store, StoreWriter
 
 log = logging.getLogger(__name__)
 
@@ -170,7 +171,7 @@ class _Vectors:
     sentences: np.ndarray
 
 
-def _unique_doc_id(writer: SnapshotWriter, stem: str, reserved: set[str]) -> str:
+def _unique_doc_id(writer: StoreWriter, stem: str, reserved: set[str]) -> str:
     candidate, n = stem, 1
     while writer.doc_id_taken(candidate) or candidate in reserved:
         n += 1
@@ -179,7 +180,7 @@ def _unique_doc_id(writer: SnapshotWriter, stem: str, reserved: set[str]) -> str
 
 
 def _write_batch(
-    writer: SnapshotWriter, embedder: Embedder, batch: list[_Prepared], report: IndexReport
+    writer: StoreWriter, embedder: Embedder, batch: list[_Prepared], report: IndexReport
 ) -> None:
     mode = sentence_vector_mode(embedder)
     if mode == LATE_POOLED:
@@ -218,7 +219,7 @@ def _write_batch(
 
 
 def build_index(
-    store: IndexStore,
+    store: Store,
     embedder: Embedder,
     settings: Settings,
     manifest: Manifest,
@@ -275,13 +276,12 @@ def build_index(
                 if not Path(source_key).exists():
                     writer.remove_document(doc_id)
                     report.removed.append(doc_id)
-        (report.documents,) = writer.db.execute("SELECT count(*) FROM documents").fetchone()
-        (report.chunks,) = writer.db.execute("SELECT count(*) FROM chunks").fetchone()
+        report.documents, report.chunks = writer.counts()
     report.seconds = round(time.perf_counter() - started, 3)
     return report
 
 
-def remove_document(store: IndexStore, manifest: Manifest, doc_id: str) -> bool:
+def remove_document(store: Store, manifest: Manifest, doc_id: str) -> bool:
     """Delete one document in a new snapshot; False (nothing written) when it is unknown."""
     try:
         with store.writer(manifest) as writer:

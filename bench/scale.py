@@ -184,7 +184,8 @@ def build_snapshot(index_dir: Path, texts: list[str], vectors_dir: Path, n: int)
     they would be for a million real sentences drawn from these sources.
     """
     from assistant.settings import BUNDLED_MODEL
-    from assistant.store import FORMAT_VERSION, IndexStore, Manifest, NewChunk
+    from assistant.store import FORMAT_VERSION, Manifest, NewChunk
+    from assistant.store.snapshot.store import IndexStore
     from assistant.vector_index import VectorIndex
 
     class _Sink:  # the writer's own index is replaced by the prebuilt one below

@@ -2,7 +2,8 @@
 
 Every test uses the real model, FAISS, SQLite and (for the load test) real HTTP on loopback.
 Crash points are reached with the store's test hook (`ASSISTANT_TEST_PAUSE_AT`, see
-assistant/store.py): the child process stops at that step of the commit and is SIGKILLed there.
+assistant/store/snapshot/writer.py): the child process stops at that step of the commit and
+is SIGKILLed there.
 """
 
 from __future__ import annotations
@@ -31,7 +32,8 @@ from assistant.core import Assistant
 from assistant.errors import AssistantError, IndexCorruptError, IndexVersionError, IndexWriteError
 from assistant.server import create_app
 from assistant.settings import Settings
-from assistant.store import CURRENT_FILE, PAUSE_ENV, PAUSE_POINTS, SNAPSHOTS_DIR
+from assistant.store.snapshot.layout import CURRENT_FILE, SNAPSHOTS_DIR
+from assistant.store.snapshot.writer import PAUSE_ENV, PAUSE_POINTS
 from tests.conftest import CORPUS_DIR, EXAMPLE_QUESTION, REPO_ROOT
 from tests.helpers import assistant_on, running_server, subprocess_env
 
@@ -266,9 +268,9 @@ def _enospc(*args: Any, **kwargs: Any) -> None:
 INJECTIONS: dict[str, tuple[str, Callable[..., None]]] = {
     # FAISS writes through a Python file, so a full disk reaches it as OSError(ENOSPC)
     "faiss-write": ("assistant.vector_index.faiss.write_index", _enospc),
-    "manifest-write": ("assistant.store._write_durably", _enospc),
-    "folder-rename": ("assistant.store.os.replace", _enospc),
-    "sqlite-copy": ("assistant.store.SnapshotWriter.__init__", _enospc),
+    "manifest-write": ("assistant.fileio.write_durably", _enospc),
+    "folder-rename": ("assistant.store.snapshot.writer.os.replace", _enospc),
+    "sqlite-copy": ("assistant.store.snapshot.writer.SnapshotWriter.__init__", _enospc),
 }
 
 

@@ -24,11 +24,14 @@ from fastapi.testclient import TestClient
 from assistant.cli import main as cli_main
 from assistant.core import Assistant
 from assistant.errors import IndexVersionError, StateVersionError
+from assistant.fileio import file_checksum
 from assistant.models import IndexReport
 from assistant.server.jobs import INTERRUPTED, JOBS_FILENAME, JobManager
 from assistant.slack.dedupe import DEDUPE_FILENAME, Deduplicator
 from assistant.sqlite_state import StateDB
-from assistant.store import CURRENT_FILE, FORMAT_VERSION, PAUSE_ENV, SNAPSHOTS_DIR, file_checksum
+from assistant.store import FORMAT_VERSION
+from assistant.store.snapshot.layout import CURRENT_FILE, SNAPSHOTS_DIR
+from assistant.store.snapshot.writer import PAUSE_ENV
 from tests.helpers import (
     SURVEY_DOC,
     SURVEY_NAME,

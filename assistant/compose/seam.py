@@ -12,7 +12,7 @@ from assistant.models import Answer, Passage
 from assistant.retrieval import RetrievedChunk
 
 if TYPE_CHECKING:
-    from assistant.store import Snapshot
+    from assistant.store import ReadView
 
 
 @dataclass(slots=True)
@@ -23,7 +23,7 @@ class ComposeContext:
     query_text: str
     query_vector: np.ndarray
     chunks: list[RetrievedChunk]
-    snapshot: Snapshot
+    snapshot: ReadView
     passages: list[Passage] = field(default_factory=list)
 
 

@@ -25,8 +25,8 @@ import numpy as np
 from assistant.embedding.onnx_runtime import META_FILE, MODEL_FILE, OPTIMIZED_FILE, OnnxQueryEmbedder
 from assistant.embedding.tokenizer import Tokens
 from assistant.errors import ModelLoadError
+from assistant.fileio import file_checksum, lock_exclusively
 from assistant.settings import resolve_model_path
-from assistant.store import file_checksum, lock_exclusively
 
 log = logging.getLogger(__name__)
 

@@ -21,7 +21,17 @@ from assistant.ingest.sentences import split_sentences
 from assistant.lexical import content_terms
 from assistant.models import DocumentMeta, Passage
 from assistant.retrieval import retrieve
-from assistant.store import FORMAT_VERSION, ChunkRow, Manifest, NewChunk, SentenceRow, chunk_key
+from assistant.store import (
+    FORMAT_VERSION,
+    ChunkRow,
+    Manifest,
+    NewChunk,
+    SearchMode,
+    SearchRequest,
+    SentenceRow,
+    chunk_key,
+)
+from assistant.store.fusion import fused_search
 
 DIMENSION = 256
 _QUOTED = re.compile(r'"((?:[^"]|"")*)"')
@@ -123,7 +133,17 @@ class FakeSnapshot:
             sentences=sum(len(rows) for rows in self._sentences.values()),
         )
 
-    # --- retrieval primitives -------------------------------------------------------------
+    # --- retrieval ------------------------------------------------------------------------
+
+    def search(
+        self,
+        requests: Sequence[SearchRequest],
+        k: int,
+        depth: int,
+        doc_ids: Sequence[str] | None = None,
+        mode: SearchMode = "hybrid",
+    ) -> list[tuple[int, float]]:
+        return fused_search(self, requests, k, depth, doc_ids, mode)
 
     def dense_search(
         self, query: np.ndarray, k: int, allowed_ids: Sequence[int] | None = None

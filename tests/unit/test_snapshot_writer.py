@@ -12,7 +12,11 @@ import pytest
 
 from assistant.errors import ModelMismatchError
 from assistant.lexical import fts_match_query, stem
-from assistant.store import FORMAT_VERSION, SNAPSHOTS_DIR, IndexStore, Manifest, Snapshot, SnapshotWriter
+from assistant.store import FORMAT_VERSION, Manifest
+from assistant.store.snapshot.layout import SNAPSHOTS_DIR
+from assistant.store.snapshot.reader import Snapshot
+from assistant.store.snapshot.store import IndexStore
+from assistant.store.snapshot.writer import SnapshotWriter
 from tests.conftest import REPO_ROOT
 from tests.unit.conftest import HARBOUR, TALKS
 from tests.unit.fakes import FakeDocument, FakeEmbedder, document_parts

@@ -1,0 +1,1 @@
+"""The embedded store: FAISS vectors + SQLite (documents, chunks, sentences, FTS5) in atomic snapshots."""

@@ -1,0 +1,76 @@
+"""The embedded store's on-disk layout: folder and file names, and the SQLite schema migrations.
+
+Layout of an index directory::
+
+    CURRENT                 name of the live snapshot (replaced atomically with os.replace)
+    snapshots/<name>/       manifest.json, store.sqlite, vectors.faiss  (immutable once committed)
+    .lock                   writers hold an exclusive flock while building a new snapshot
+"""
+
+from __future__ import annotations
+
+import sqlite3
+from pathlib import Path
+
+from assistant.lexical import index_terms
+
+CURRENT_FILE = "CURRENT"
+SNAPSHOTS_DIR = "snapshots"
+KEEP_SNAPSHOTS = 3
+#: read connections per open snapshot: queries beyond this many at once wait for one
+SCHEMA = [
+    # migration 1
+    """
+    CREATE TABLE documents (
+        doc_id TEXT PRIMARY KEY,
+        title TEXT NOT NULL,
+        source TEXT NOT NULL,
+        source_key TEXT NOT NULL,
+        content_hash TEXT NOT NULL,
+        text TEXT NOT NULL,
+        pages TEXT NOT NULL DEFAULT '[]',
+        metadata TEXT NOT NULL DEFAULT '{}',
+        chunks INTEGER NOT NULL,
+        indexed_at TEXT NOT NULL
+    );
+    CREATE UNIQUE INDEX documents_source_key ON documents(source_key);
+    CREATE TABLE chunks (
+        id INTEGER PRIMARY KEY,
+        doc_id TEXT NOT NULL REFERENCES documents(doc_id),
+        ord INTEGER NOT NULL,
+        start INTEGER NOT NULL,
+        end INTEGER NOT NULL,
+        text TEXT NOT NULL,
+        page INTEGER,
+        first_sentence INTEGER NOT NULL,
+        last_sentence INTEGER NOT NULL
+    );
+    CREATE INDEX chunks_doc ON chunks(doc_id, ord);
+    CREATE TABLE sentences (
+        doc_id TEXT NOT NULL,
+        ord INTEGER NOT NULL,
+        start INTEGER NOT NULL,
+        end INTEGER NOT NULL,
+        embedding BLOB NOT NULL,
+        PRIMARY KEY (doc_id, ord)
+    ) WITHOUT ROWID;
+    CREATE TABLE term_df (term TEXT PRIMARY KEY, df INTEGER NOT NULL) WITHOUT ROWID;
+    CREATE VIRTUAL TABLE chunks_fts USING fts5(
+        text, content='chunks', content_rowid='id', tokenize='porter unicode61'
+    );
+    """,
+    # migration 2: keyword search over the stems of the one stemmer the rest of the index uses
+    # (lexical.stem: sentence frequencies, the posting budget), instead of FTS5's own porter
+    """
+    DROP TABLE chunks_fts;
+    CREATE VIRTUAL TABLE chunks_fts USING fts5(text, content='', tokenize='unicode61');
+    INSERT INTO chunks_fts(rowid, text) SELECT id, index_terms(text) FROM chunks;
+    """,
+]
+
+
+def connect_for_writing(path: Path) -> sqlite3.Connection:
+    """A connection that can compute what FTS5 indexes (`index_terms(text)`, see lexical.py)."""
+    connection = sqlite3.connect(path)
+    connection.create_function("index_terms", 1, index_terms, deterministic=True)
+    return connection
