@@ -5,7 +5,8 @@ and no longer than needed. The rules, applied per chosen sentence in this order:
 
 - **Lists.** A question asking for several things ("Which countries ...", "What are the three
   pillars ...") is answered by the sentence that holds the items ("... pillars: deterrence,
-  peace, and diplomacy."); when one chosen sentence holds a list, the runners-up are dropped.
+  peace, and diplomacy."); when a chosen sentence holds a list, the runners-up without one are
+  dropped.
   When the best sentence only announces the items (it ends with a colon, or the next sentence
   is a numbered or bulleted item), the next sentence is added.
 - **People.** A personal pronoun ("he", "his", "she", "her") anywhere in the sentence, with no
@@ -395,9 +396,13 @@ def gather(chosen: Sequence[ChosenSentence], question: str, snapshot: ReadView) 
 
 
 def _list_sentences(chosen: Sequence[ChosenSentence]) -> Sequence[ChosenSentence]:
-    """Only the sentences that hold items, when one does: a list answers a list question."""
+    """Only the sentences that hold items, when one does: a list answers a list question.
+
+    Every chosen sentence with items stays (the items may be spread over documents); the
+    runners-up without any go.
+    """
     listing = [c for c in chosen if holds_list(c.text)]
-    return listing[:1] if listing else chosen
+    return listing or chosen
 
 
 def _add_list_continuation(
