@@ -100,14 +100,29 @@ def _new_names(sentence: str, question: str) -> bool:
     return False
 
 
+def has_number(sentence: str) -> bool:
+    """A digit or a number word ("three", "dozens", "twice")."""
+    return bool(_NUMBER.search(sentence))
+
+
+def has_date(sentence: str) -> bool:
+    """A year, a month, a weekday or a span of time ("two years", "centuries")."""
+    return bool(_DATE.search(sentence))
+
+
+def has_new_name(sentence: str, question: str) -> bool:
+    """A capitalised name (not the sentence's first word) that the question does not mention."""
+    return _new_names(sentence, question)
+
+
 def can_answer(kind: AnswerType | None, sentence: str, question: str) -> bool:
     """Whether `sentence` contains the kind of thing the question asks for."""
     if kind is None:
         return True
     if kind is AnswerType.NUMBER:
-        return bool(_NUMBER.search(sentence))
+        return has_number(sentence)
     if kind is AnswerType.DATE:
-        return bool(_DATE.search(sentence))
+        return has_date(sentence)
     if kind is AnswerType.PERSON:
         return _new_names(sentence, question) or bool(_PERSON_WORDS.search(sentence))
     return _new_names(sentence, question) or bool(_PLACE_WORDS.search(sentence))

@@ -1,66 +1,61 @@
 """Extractive answer composition: the best few sentences of the retrieved passages, each cited.
 
-Sentences are scored by embedding similarity to the question (their vectors are computed at
-index time) plus the share of the question's rare words they contain; a sentence that cannot
-supply the kind of answer asked for ("how many" needs a number) is not an answer. The best
-sentence is kept, with close runners-up that add something new, and with the sentence before
-it when it refers back ("They can use ..."). Every quote is a slice of the stored text.
+Every sentence of the retrieved passages is a candidate; a learned selector scores it from its
+features (embedding similarity, idf coverage of the question, answer-type fit, neighbours,
+retrieval rank and agreement: assistant/compose/features.py), and a calibrated abstention model
+turns the question's evidence into the chance that the passages answer it (assistant/compose/
+scorer.py, docs/answer-model.md). Below the threshold it abstains; otherwise the best sentence
+is kept with runners-up nearly as likely to hold the answer. Every quote is a slice of the
+stored text.
 """
 
 from __future__ import annotations
 
 import math
-import re
 import uuid
-from collections.abc import Sequence
+from collections.abc import Sequence, Set
 from dataclasses import dataclass
 
 from assistant.answer_types import answer_type, can_answer
 from assistant.compose.evidence import compose_answer
 from assistant.compose.evidence import refers_back as refers_back
+from assistant.compose.features import candidate_matrix, decision_vector, question_vector
+from assistant.compose.scorer import AnswerModel, shipped_model
 from assistant.compose.seam import ComposeContext
 from assistant.ingest.sentences import looks_like_heading
-from assistant.lexical import STOPWORDS, content_terms
+from assistant.lexical import content_terms
 from assistant.models import Answer
-from assistant.store import ReadView, SentenceRow
+from assistant.store import SentenceRow, Snapshot
 
 ABSTAIN_TEXT = "The documents do not cover this question, so there is no answer to give."
 
-#: weights of the sentence score: embedding similarity vs. idf-weighted coverage of question terms
-SIMILARITY_WEIGHT = 0.6
-COVERAGE_WEIGHT = 0.4
-#: a runner-up sentence joins the answer when it scores at least this share of the best one
-RUNNER_UP_RATIO = 0.85
 #: two sentences this similar say the same thing; keep one
 DUPLICATE_SIMILARITY = 0.9
 MAX_ANSWER_WORDS = 90
-#: confidence lost when none of the question's names and numbers occur in the evidence
-MISSING_KEY_TERM_PENALTY = 0.4
 
-_KEY_TERM = re.compile(r"\b[A-Z][\w'’-]*|\b\d[\d,.]*\b")
 
 
 @dataclass(slots=True)
 class _Candidate:
+    """A sentence of the retrieved passages; `score` is the learned selector's logit."""
+
     row: SentenceRow
     chunk_id: str
     text: str
     similarity: float
     coverage: float
     fits_type: bool
-
-    @property
-    def score(self) -> float:
-        return SIMILARITY_WEIGHT * self.similarity + COVERAGE_WEIGHT * self.coverage
+    terms: frozenset[str] = frozenset()
+    score: float = 0.0
 
 
-def _idf_weights(snapshot: ReadView, terms: Sequence[str]) -> dict[str, float]:
+def _idf_weights(snapshot: Snapshot, terms: Sequence[str]) -> dict[str, float]:
     total = max(snapshot.manifest.sentences, 1)
     df = snapshot.document_frequencies(terms)
     return {t: math.log(1.0 + total / (1.0 + df.get(t, 0))) for t in set(terms)}
 
 
-def _coverage(weights: dict[str, float], terms: set[str]) -> float:
+def _coverage(weights: dict[str, float], terms: Set[str]) -> float:
     mass = sum(weights.values())
     if mass <= 0:
         return 0.0
@@ -84,49 +79,42 @@ def collect_candidates(context: ComposeContext) -> list[_Candidate]:
                 continue
             seen.add(key)
             sentence_text = row.text[sentence.start - row.start : sentence.end - row.start]
+            terms = frozenset(content_terms(sentence_text))
             candidates.append(
                 _Candidate(
                     row=sentence,
                     chunk_id=chunk_key(row.doc_id, row.ord),
                     text=sentence_text,
                     similarity=float(sentence.embedding @ context.query_vector),
-                    coverage=_coverage(weights, set(content_terms(sentence_text))),
+                    coverage=_coverage(weights, terms),
                     fits_type=not looks_like_heading(sentence_text)
                     and can_answer(kind, sentence_text, context.question),
+                    terms=terms,
                 )
             )
     return candidates
 
 
-def key_terms(question: str) -> set[str]:
-    """Names and numbers the question mentions (capitalised words after the first, digits)."""
-    found = set()
-    for match in _KEY_TERM.finditer(question):
-        if match.start() == 0:
-            continue
-        term = match.group(0).lower().replace("’", "'").removesuffix("'s").rstrip(".,")
-        if term and term not in STOPWORDS:
-            found.add(term)
-    return found
+def confidence(
+    candidates: Sequence[_Candidate], context: ComposeContext, model: AnswerModel | None = None
+) -> float:
+    """The calibrated chance that the retrieved passages answer the question (0 without candidates).
 
-
-def confidence(candidates: Sequence[_Candidate], context: ComposeContext) -> float:
-    """How well the best sentence that can answer the question supports it (0 when none can).
-
-    The best sentence's score, lowered by the share of the question's names and numbers that
-    its document's retrieved passages never mention: a question about "the 1994 treaty" is not
-    answered by a passage about the 1987 one, however similar the two are.
+    Scores every candidate with the learned selector (setting `score`), then feeds the
+    question's evidence (best logit and margin, dense/keyword agreement, names and numbers of
+    the question missing from the passages, answer-type fit) to the abstention model. When no
+    sentence can supply the kind of answer asked for (no number for "how many"), it is 0.
     """
-    fitting = [c for c in candidates if c.fits_type]
-    if not fitting:
+    if not any(c.fits_type for c in candidates):
         return 0.0
-    best = max(fitting, key=lambda c: c.score)
-    keys = key_terms(context.question)
-    if not keys:
-        return best.score
-    evidence = " ".join(c.row.text for c in context.chunks if c.row.doc_id == best.row.doc_id).lower()
-    missing = sum(1 for term in keys if term not in evidence) / len(keys)
-    return best.score - MISSING_KEY_TERM_PENALTY * missing
+    model = model or shipped_model()
+    weights = _idf_weights(context.snapshot, content_terms(context.query_text))
+    matrix = candidate_matrix(candidates, context, weights)
+    logits = model.candidate_logits(matrix)
+    for candidate, logit in zip(candidates, logits, strict=True):
+        candidate.score = float(logit)
+    question = question_vector(candidates, context, weights)
+    return model.answerable_probability(decision_vector(logits, matrix, question))
 
 
 def _is_duplicate(candidate: _Candidate, chosen: Sequence[_Candidate]) -> bool:
@@ -136,15 +124,21 @@ def _is_duplicate(candidate: _Candidate, chosen: Sequence[_Candidate]) -> bool:
     return False
 
 
-def _select(candidates: list[_Candidate], max_sentences: int) -> list[_Candidate]:
-    ranked = sorted((c for c in candidates if c.fits_type), key=lambda c: c.score, reverse=True)
+def _select(candidates: list[_Candidate], max_sentences: int, runner_up_share: float) -> list[_Candidate]:
+    """The best-scored sentence, with runners-up whose chance of holding the answer is at least
+    `runner_up_share` of the best one's (softmax shares compare as logit differences)."""
+    # type fit is one of the selector's features, not a filter: the answer-type check misses
+    # answers ("Which ... ?" asked of a sentence without a name) more often than it saves one
+    readable = (c for c in candidates if not looks_like_heading(c.text))
+    ranked = sorted(readable, key=lambda c: c.score, reverse=True)
     if not ranked:
         return []
     best = ranked[0]
     chosen = [best]
     words = len(best.text.split())
+    floor = best.score + math.log(runner_up_share)
     for candidate in ranked[1:]:
-        if len(chosen) >= max_sentences or candidate.score < RUNNER_UP_RATIO * best.score:
+        if len(chosen) >= max_sentences or candidate.score < floor:
             break
         size = len(candidate.text.split())
         if words + size > MAX_ANSWER_WORDS or _is_duplicate(candidate, chosen):
@@ -169,15 +163,23 @@ class ExtractiveComposer:
 
     name = "extractive"
 
-    def __init__(self, max_sentences: int = 3) -> None:
+    def __init__(self, max_sentences: int = 3, model: AnswerModel | None = None) -> None:
         self.max_sentences = max_sentences
+        self._model = model
+
+    @property
+    def model(self) -> AnswerModel:
+        """The answer model given, else the shipped one (read on first use)."""
+        if self._model is None:
+            self._model = shipped_model()
+        return self._model
 
     def compose(self, context: ComposeContext, abstain_threshold: float) -> Answer:
         candidates = collect_candidates(context)
-        score = round(confidence(candidates, context), 4)
+        score = round(confidence(candidates, context, self.model), 4)
         if score < abstain_threshold:
             answer = abstention(context)
             answer.confidence = score
             return answer
-        chosen = _select(candidates, self.max_sentences)
+        chosen = _select(candidates, self.max_sentences, self.model.runner_up_share)
         return compose_answer(context, chosen, score)

@@ -38,7 +38,11 @@ class Settings(BaseSettings):
     # Asking
     top_k: int = Field(5, ge=1, le=100)
     max_question_chars: int = Field(2_000, ge=10)
-    abstain_threshold: float = 0.45
+    abstain_threshold: float = Field(
+        0.25,
+        description="abstain when the answer model's calibrated chance that the passages answer "
+        "the question is below this (the policy's value: docs/answer-model.md)",
+    )
     max_answer_sentences: int = Field(3, ge=1, le=10)
 
     # HTTP service

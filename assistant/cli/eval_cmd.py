@@ -37,7 +37,8 @@ def eval_group() -> None:
     \b
     assistant eval GOLD.jsonl [--index-dir DIR] [--out REPORT.json] [--min METRIC=VALUE ...]
     assistant eval convert squad|scifact [--out-dir DIR] [--build-index]
-    assistant eval calibrate GOLD.jsonl [--index-dir DIR] [--thresholds 0.2:0.8:0.05]
+    assistant eval calibrate GOLD.jsonl [--index-dir DIR] [--thresholds 0.05:0.95:0.05]
+    assistant eval train-answer-model [--squad-dir eval/generated/squad] [--seed 13]
     """
 
 
@@ -291,7 +292,7 @@ def _grid(spec: str) -> list[float]:
 @index_dir_option
 @click.option(
     "--thresholds",
-    default="0.2:0.8:0.05",
+    default="0.05:0.95:0.05",
     show_default=True,
     help="Thresholds to try: START:STOP:STEP or a comma list.",
 )
@@ -308,7 +309,12 @@ def calibrate_command(
     out: Path | None,
 ) -> None:
     """Sweep the abstention threshold on GOLD and recommend the most accurate value."""
-    from assistant.evaluation.calibrate import Calibrator, best_threshold
+    from assistant.evaluation.calibrate import (
+        POLICY_FALSE_ABSTENTION,
+        Calibrator,
+        best_threshold,
+        policy_threshold,
+    )
     from assistant.evaluation.gold import check_against_index, load_gold
     from assistant.evaluation.report import format_value
 
@@ -341,14 +347,84 @@ def calibrate_command(
         f"\nmost accurate: {best.threshold:g} (accuracy {best.accuracy:.3f}); "
         f"current ASSISTANT_ABSTAIN_THRESHOLD = {current:g}"
     )
+    policy = policy_threshold(rows)
+    if policy is not None:
+        click.echo(
+            f"policy (false abstention at most {POLICY_FALSE_ABSTENTION:.0%}): {policy.threshold:g} "
+            f"(abstention recall {format_value('abstention_recall', policy.abstention_recall)})"
+        )
     if out is not None:
         payload = {
             "gold_set": str(gold),
             "questions": len(records),
             "current": current,
             "best": best.threshold,
+            "policy": policy.threshold if policy is not None else None,
             "rows": [row.as_dict() for row in rows],
         }
         out.parent.mkdir(parents=True, exist_ok=True)
         out.write_text(json.dumps(payload, indent=2) + "\n", encoding="utf-8")
         click.echo(f"wrote {out}")
+
+
+@eval_group.command("train-answer-model")
+@click.option(
+    "--squad-dir",
+    type=click.Path(file_okay=False, path_type=Path),
+    default=Path("eval/generated/squad"),
+    show_default=True,
+    help="Output of `assistant eval convert squad --build-index` (gold.jsonl and index/).",
+)
+@click.option(
+    "--claims",
+    type=click.Path(dir_okay=False, path_type=Path),
+    default=Path("eval/generated/scifact/gold.jsonl"),
+    show_default=True,
+    help="SciFact's converted gold set, asked as off-topic questions (skipped when absent).",
+)
+@click.option(
+    "--out",
+    type=click.Path(dir_okay=False, path_type=Path),
+    default=None,
+    help="Artifact path [default: the shipped assistant/compose/answer_model.json].",
+)
+@click.option("--seed", type=int, default=13, show_default=True, help="Article split seed.")
+@click.option("--train-articles", type=click.IntRange(1), default=20, show_default=True)
+@click.option(
+    "--cache",
+    type=click.Path(file_okay=False, path_type=Path),
+    default=Path("eval/generated/answer-model"),
+    show_default=True,
+    help="Recorded features are kept here and reused; delete it after changing the features.",
+)
+@click.option("--report", type=click.Path(dir_okay=False, path_type=Path), help="Write the figures as JSON.")
+@friendly_errors
+def train_answer_model_command(
+    squad_dir: Path,
+    claims: Path,
+    out: Path | None,
+    seed: int,
+    train_articles: int,
+    cache: Path,
+    report: Path | None,
+) -> None:
+    """Train the answer model (selector, abstention, calibration) on SQuAD 2.0 split by article."""
+    from assistant.compose.scorer import ARTIFACT
+    from assistant.compose.training import train_answer_model
+
+    target = out or ARTIFACT
+    trained = train_answer_model(
+        squad_dir / "index",
+        squad_dir / "gold.jsonl",
+        claims if claims.exists() else None,
+        target,
+        seed=seed,
+        train_articles=train_articles,
+        cache=cache,
+    )
+    figures = json.dumps(trained.report, indent=2)
+    click.echo(figures)
+    click.echo(f"wrote {target} ({trained.report['artifact_bytes']} bytes)")
+    if report is not None:
+        report.parent.mkdir(parents=True, exist_ok=True)
+        report.write_text(figures + "\n", encoding="utf-8")

@@ -1,10 +1,12 @@
 """Sweep the composer's abstention threshold and report what each value trades off.
 
-The extractive composer abstains when its confidence (the best answer-capable sentence's score)
-is below `Settings.abstain_threshold`. For each candidate threshold we measure answer accuracy on
-answerable questions and abstention precision/recall on unanswerable ones; the recommended value
-maximises overall accuracy (answered correctly, or abstained on an unanswerable question), the
-"best threshold" rule of SQuAD 2.0's official evaluation script.
+The extractive composer abstains when its confidence (the answer model's calibrated chance
+that the passages answer the question) is below `Settings.abstain_threshold`. For each
+candidate threshold we measure answer accuracy on answerable questions and abstention
+precision/recall on unanswerable ones. Two values are recommended: the most accurate one
+(answered correctly, or abstained on an unanswerable question: the "best threshold" rule of
+SQuAD 2.0's official evaluation script), and the policy's: the highest threshold that refuses
+at most POLICY_FALSE_ABSTENTION of the answerable questions (docs/answer-model.md).
 
 When answers carry a `confidence`, one pass at the lowest threshold is enough (abstaining is
 monotone in the threshold); otherwise every threshold is asked again.
@@ -28,7 +30,9 @@ if TYPE_CHECKING:
 
 log = logging.getLogger(__name__)
 
-DEFAULT_THRESHOLDS: tuple[float, ...] = tuple(round(0.20 + 0.05 * i, 2) for i in range(13))
+DEFAULT_THRESHOLDS: tuple[float, ...] = tuple(round(0.05 + 0.05 * i, 2) for i in range(19))
+#: the abstention policy: refuse at most this share of answerable questions
+POLICY_FALSE_ABSTENTION = 0.05
 
 
 @dataclass(frozen=True, slots=True)
@@ -106,6 +110,19 @@ def best_threshold(rows: Sequence[ThresholdRow]) -> ThresholdRow:
     if not rows:
         raise ValueError("no thresholds were evaluated")
     return max(rows, key=lambda r: (r.accuracy, r.abstention_f1 or 0.0, -r.threshold))
+
+
+def policy_threshold(
+    rows: Sequence[ThresholdRow], max_false_abstention: float = POLICY_FALSE_ABSTENTION
+) -> ThresholdRow | None:
+    """The highest threshold refusing at most `max_false_abstention` of the answerable questions
+    (None when the set has none, or every threshold refuses more)."""
+    allowed = [
+        r
+        for r in rows
+        if r.false_abstention_rate is not None and r.false_abstention_rate <= max_false_abstention + 1e-9
+    ]
+    return max(allowed, key=lambda r: r.threshold) if allowed else None
 
 
 def _outcome(record: GoldRecord, answer: Answer | None) -> Outcome:
