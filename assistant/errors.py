@@ -128,6 +128,6 @@ def _describe_setting(error: ErrorDetails) -> str:
 
 
 def user_message(exc: AssistantError) -> str:
-    """The one-line message a person sees (CLI, Slack) for any domain error."""
+    """The one-line message a person sees for any domain error (CLI, Slack, HTTP error bodies)."""
     text = " ".join(str(exc).split())
     return text or type(exc).__name__
