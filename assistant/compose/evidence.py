@@ -5,8 +5,8 @@ and no longer than needed. The rules, applied per chosen sentence in this order:
 
 - **Lists.** A question asking for several things ("Which countries ...", "What are the three
   pillars ...") is answered by the sentence that holds the items ("... pillars: deterrence,
-  peace, and diplomacy."); when a chosen sentence holds a list, the runners-up without one are
-  dropped.
+  peace, and diplomacy."); when the best sentence holds the list, the runners-up without one
+  are dropped.
   When the best sentence only announces the items (it ends with a colon, or the next sentence
   is a numbered or bulleted item), the next sentence is added.
 - **People.** A personal pronoun ("he", "his", "she", "her") anywhere in the sentence, with no
@@ -15,10 +15,12 @@ and no longer than needed. The rules, applied per chosen sentence in this order:
   (a capitalised name, not a heading, and not itself a sentence whose "he" is unresolved). A
   lone capitalised first word counts as a name only when it also occurs capitalised mid-sentence
   nearby ("Pezeshkian recognizes ..." yes, "Officials met ..." no). That sentence is added, as
-  its own citation when it is not adjacent. When that sentence names the document's author (the
-  "By NAME" byline near the top), or the sentence sits in a paragraph that opens with the
-  author's name (an author bio) and no closer name exists, the author's name is written before
-  the quote instead ("Mohammad Javad Zarif (the author): “He …” [1]"): quotes stay exact.
+  its own citation when it is not adjacent, unless the sentence also leans on the one just
+  before it ("He said this union ..."): then the sentences in between come too. When that
+  sentence names the document's author (the "By NAME" byline near the top), or the sentence
+  sits in a paragraph that opens with the author's name (an author bio) and no closer name
+  exists, the author's name is written before the quote instead
+  ("Mohammad Javad Zarif (the author): “He …” [1]"): quotes stay exact.
 - **Other references.** A sentence that opens leaning on the one before ("They can use ...",
   "However, ...") or holds a demonstrative phrase anywhere whose noun it has not used before
   ("believes this provision can ...") pulls in the sentence before it, up to MAX_ANTECEDENTS
@@ -191,7 +193,14 @@ def refers_back(sentence: str) -> bool:
     whose noun the sentence has not used before it: "believes this provision can ..." leans
     back; "criticized in papers ..., and the criticisms in these papers" does not.
     """
-    if _OPENS_WITH_REFERENCE.match(sentence):
+    return bool(_OPENS_WITH_REFERENCE.match(sentence)) or leans_on_previous(sentence)
+
+
+def leans_on_previous(sentence: str) -> bool:
+    """Whether a sentence needs the one just before it for more than whom "he" means: it opens
+    with another reference ("They", "However") or holds a demonstrative phrase ("this union")."""
+    opening = _OPENS_WITH_REFERENCE.match(sentence)
+    if opening and not _PERSONAL_PRONOUN.fullmatch(opening.group(1)):
         return True
     for match in _DEMONSTRATIVE.finditer(sentence):
         noun = match.group(1).lower()
@@ -396,13 +405,14 @@ def gather(chosen: Sequence[ChosenSentence], question: str, snapshot: ReadView) 
 
 
 def _list_sentences(chosen: Sequence[ChosenSentence]) -> Sequence[ChosenSentence]:
-    """Only the sentences that hold items, when one does: a list answers a list question.
-
-    Every chosen sentence with items stays (the items may be spread over documents); the
-    runners-up without any go.
+    """When the best sentence (selection puts it first) holds the items, the runners-up without
+    items go: a list answers a list question. Other sentences with items stay (the items may be
+    spread over documents). When the best one holds no list, the choice stands: a runner-up's
+    list may be of something else ("the US, China, Russia, and the EU").
     """
-    listing = [c for c in chosen if holds_list(c.text)]
-    return listing or chosen
+    if not chosen or not holds_list(chosen[0].text):
+        return chosen
+    return [c for c in chosen if holds_list(c.text)]
 
 
 def _add_list_continuation(
@@ -430,7 +440,8 @@ def _add_antecedents(
     previous = _previous(row, snapshot)
     known = known_names([piece.text, *(p.text for p in previous)])
     needs_name = unresolved_person(piece.text, known) and not _answer_names_before(row, picked, known)
-    if needs_name and _resolve_person(piece, previous, known, picked, authors, snapshot):
+    resolved = needs_name and _resolve_person(piece, previous, known, picked, authors, snapshot)
+    if resolved and not leans_on_previous(piece.text):
         return
     text = piece.text
     for before in previous:

@@ -27,6 +27,11 @@ NEWS = FakeDocument(
     "The delegates brought a plan. They can use the old treaty of 1987 for this. "
     "The council believes this provision can serve as the basis for regional talks.",
 )
+UNION = FakeDocument(
+    "union",
+    "Ana Ruiz, a former minister, proposed a southern union of ten states. She likened the union "
+    "to the European Union. She said this union could shield the region from conflict.",
+)
 HEADED = FakeDocument(
     "headed",
     "Normans\n\nThe wars of the sixteenth century destroyed much of this Norman creativity.",
@@ -48,7 +53,7 @@ class Chosen:
 
 @pytest.fixture(scope="module")
 def snapshot() -> FakeSnapshot:
-    return FakeSnapshot([BIO, NEWS, HEADED, LISTS])
+    return FakeSnapshot([BIO, NEWS, UNION, HEADED, LISTS])
 
 
 def chosen(snapshot: FakeSnapshot, doc_id: str, fragment: str) -> Chosen:
@@ -113,6 +118,17 @@ def test_a_demonstrative_anywhere_pulls_in_the_sentence_before(snapshot: FakeSna
     assert len(runs(evidence.pieces)) == 1
 
 
+def test_a_pronoun_and_a_demonstrative_keep_the_sentences_in_between(snapshot: FakeSnapshot) -> None:
+    # "She" is Ana Ruiz, two back; "this union" needs the sentence just before: all three, one run
+    evidence = gather(
+        [chosen(snapshot, "union", "this union could")], "What was the union likened to?", snapshot
+    )
+    found = texts(evidence, snapshot)
+    assert len(found) == 3
+    assert any("European Union" in t for t in found)
+    assert len(runs(evidence.pieces)) == 1
+
+
 def test_a_heading_is_never_pulled_in_as_an_antecedent(snapshot: FakeSnapshot) -> None:
     evidence = gather([chosen(snapshot, "headed", "Norman creativity")], "What destroyed it?", snapshot)
     assert texts(evidence, snapshot) == [
@@ -121,9 +137,9 @@ def test_a_heading_is_never_pulled_in_as_an_antecedent(snapshot: FakeSnapshot) -
 
 
 def test_a_list_question_keeps_the_sentence_with_the_items(snapshot: FakeSnapshot) -> None:
-    picked = [
-        chosen(snapshot, "lists", "Work on it continued"),
+    picked = [  # the best first, as selection hands them over
         chosen(snapshot, "lists", "three pillars"),
+        chosen(snapshot, "lists", "Work on it continued"),
         chosen(snapshot, "lists", "long history"),
     ]
     evidence = gather(picked, "What are the three pillars of the plan?", snapshot)
@@ -131,6 +147,12 @@ def test_a_list_question_keeps_the_sentence_with_the_items(snapshot: FakeSnapsho
     assert any("deterrence, peace, and diplomacy" in t for t in found)
     assert not any(t.startswith("Work on it") for t in found)
     assert len(found) <= 2
+
+
+def test_a_runner_up_list_of_something_else_does_not_displace_the_best(snapshot: FakeSnapshot) -> None:
+    picked = [chosen(snapshot, "lists", "Work on it continued"), chosen(snapshot, "lists", "three pillars")]
+    evidence = gather(picked, "What are the three pillars of the plan?", snapshot)
+    assert any(t.startswith("Work on it") for t in texts(evidence, snapshot))
 
 
 def test_a_list_announced_by_a_colon_continues_into_the_next_sentence(snapshot: FakeSnapshot) -> None:
