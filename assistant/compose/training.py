@@ -324,11 +324,14 @@ def train_answer_model(
 ) -> Trained:
     """The one training command: record features over a SQuAD index, fit, write the artifact.
 
+    Also writes the split as gold sets beside `squad_gold` (`train.jsonl`, `heldout.jsonl`), so
+    the held-out articles can be run through `assistant eval`.
+
     `index_dir` must hold the converted SQuAD corpus (`assistant eval convert squad --build-index`);
     `claims_gold` (SciFact's converted gold set) adds off-topic claims when given.
     """
     from assistant.core import Assistant
-    from assistant.evaluation.answer_data import FeatureRecorder, build_splits
+    from assistant.evaluation.answer_data import FeatureRecorder, build_splits, write_split_gold
     from assistant.evaluation.gold import load_gold
     from assistant.settings import Settings
 
@@ -338,6 +341,9 @@ def train_answer_model(
     squad = [r for r in load_gold(squad_gold) if r.scores_answers]
     claims = load_gold(claims_gold) if claims_gold is not None else []
     splits = build_splits(assistant, recorder, squad, claims, train_articles, seed, cache)
+    for name, articles in (("train", splits.train_articles), ("heldout", splits.heldout_articles)):
+        written = write_split_gold(squad, articles, squad_gold.with_name(f"{name}.jsonl"))
+        log.info("wrote %d %s questions to %s", written, name, squad_gold.with_name(f"{name}.jsonl"))
     card = {
         "data": f"{squad_gold.name} (SQuAD 2.0 dev) split by article, seed {seed}",
         "train_articles": splits.train_articles,

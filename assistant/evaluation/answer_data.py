@@ -13,6 +13,7 @@ used for training. The abstention mix holds three kinds of question:
 
 from __future__ import annotations
 
+import json
 import logging
 import random
 from collections.abc import Callable, Iterable, Sequence
@@ -61,6 +62,14 @@ def split_articles(
         raise ValueError(f"train_articles must be between 1 and {len(articles) - 1}, got {train_articles}")
     random.Random(seed).shuffle(articles)
     return sorted(articles[:train_articles]), sorted(articles[train_articles:])
+
+
+def write_split_gold(records: Sequence[GoldRecord], articles: Sequence[str], path: Path) -> int:
+    """Write the records of `articles` as a gold set (e.g. the held-out one for `assistant eval`)."""
+    chosen = set(articles)
+    lines = [json.dumps(r.to_json(), ensure_ascii=False) for r in records if article_of(r) in chosen]
+    path.write_text("".join(line + "\n" for line in lines), encoding="utf-8")
+    return len(lines)
 
 
 @dataclass(slots=True)
