@@ -39,7 +39,7 @@ class Settings(BaseSettings):
     top_k: int = Field(5, ge=1, le=100)
     max_question_chars: int = Field(2_000, ge=10)
     abstain_threshold: float = Field(
-        0.25,
+        0.23,
         description="abstain when the answer model's calibrated chance that the passages answer "
         "the question is below this (the policy's value: docs/answer-model.md)",
     )

@@ -10,6 +10,7 @@ from __future__ import annotations
 import math
 import re
 from collections.abc import Sequence
+from functools import lru_cache
 from typing import TYPE_CHECKING
 
 import numpy as np
@@ -28,6 +29,8 @@ COVERAGE_WEIGHT = 0.4
 _ONE_RANKING_MAX = 1.0 / 61.0
 _KEY_TERM = re.compile(r"\b[A-Z][\w'’-]*|\b\d[\d,.]*\b")
 _KINDS: tuple[AnswerType | None, ...] = (None, *AnswerType)
+#: sentences whose number/date flags are remembered (regexes are most of the feature cost)
+SENTENCE_FLAGS_CACHE = 65_536
 #: adversarial unanswerable questions often negate what the text says
 _NEGATION = re.compile(r"\b(not|never|no|none|without|nor|neither|cannot)\b|n['’]t\b", re.I)
 
@@ -112,6 +115,12 @@ def _share_present(terms: set[str], text: str) -> float:
     return sum(1 for t in terms if t in text) / len(terms) if terms else 1.0
 
 
+@lru_cache(maxsize=SENTENCE_FLAGS_CACHE)
+def _number_and_date(sentence: str) -> tuple[bool, bool]:
+    """Whether a sentence holds a number and a date; remembered, as the same sentences recur."""
+    return has_number(sentence), has_date(sentence)
+
+
 def _inverse_ranks(values: np.ndarray) -> np.ndarray:
     """1 for the largest value, 1/2 for the next, ... (ties broken by position)."""
     order = np.argsort(-values, kind="stable")
@@ -160,6 +169,7 @@ def candidate_matrix(
         doc = retrieved.row.doc_id
         doc_text[doc] = doc_text.get(doc, "") + " " + retrieved.row.text.lower()
     sim_rank, cov_rank = _inverse_ranks(sims), _inverse_ranks(covs)
+    top_sim, top_cov, top_hand = float(sims.max()), float(covs.max()), float(hand.max())
     mass, rarest = sum(idf.values()), max(idf.values(), default=1.0)
     windows = _window_terms(candidates)
     rows = np.zeros((n, len(CANDIDATE_FEATURES)))
@@ -170,7 +180,8 @@ def candidate_matrix(
         window = sum(around) / len(around) if around else c.similarity
         rank, score = chunk_info.get(c.chunk_id, (len(context.chunks) + 1, 0.0))
         lowered = c.text.lower()
-        number, date, name = has_number(c.text), has_date(c.text), has_new_name(c.text, context.question)
+        number, date = _number_and_date(c.text)
+        name = has_new_name(c.text, context.question)
         novelty = len(c.terms - asked) / len(c.terms) if c.terms else 0.0
         absent = [w for t, w in idf.items() if t not in windows[i]]
         rows[i] = (
@@ -178,13 +189,13 @@ def candidate_matrix(
             c.coverage,
             hand[i],
             float(c.fits_type),
-            c.similarity - sims.max(),
-            c.coverage - covs.max(),
-            hand[i] - hand.max(),
+            c.similarity - top_sim,
+            c.coverage - top_cov,
+            hand[i] - top_hand,
             sim_rank[i],
             cov_rank[i],
             window,
-            max(around, default=c.similarity) - sims.max(),
+            max(around, default=c.similarity) - top_sim,
             1.0 / rank,
             score / top_score if top_score > 0 else 0.0,
             float(score > _ONE_RANKING_MAX),

@@ -32,7 +32,7 @@ log = logging.getLogger(__name__)
 #: the written policy: refuse at most this share of answerable questions, abstain as much as possible
 POLICY_FALSE_ABSTENTION = 0.05
 #: share of the abstention mix's weight per source (adversarial SQuAD is one part, not the whole)
-MIX = {"answerable": 0.5, "adversarial": 0.25, "off_topic": 0.25}
+MIX = {"answerable": 0.5, "adversarial": 0.2, "off_topic": 0.15, "near_miss": 0.15}
 SELECTOR_L2 = 1.0
 ABSTENTION_L2 = 1.0
 FOLDS = 5
@@ -207,7 +207,7 @@ def reliability(probabilities: np.ndarray, outcome: np.ndarray, weight: np.ndarr
 def abstention_figures(probabilities: np.ndarray, data: FeatureSet, threshold: float) -> dict[str, float]:
     abstain = probabilities < threshold
     figures = {"false_abstention": float(abstain[data.answerable].mean()) if data.answerable.any() else 0.0}
-    for source in ("adversarial", "off_topic"):
+    for source in ("adversarial", "off_topic", "near_miss"):
         mask = data.source == source
         if mask.any():
             figures[f"abstention_recall_{source}"] = float(abstain[mask].mean())

@@ -8,7 +8,10 @@ used for training. The abstention mix holds three kinds of question:
 - `answerable`: SQuAD's answerable questions, over the whole index;
 - `adversarial`: SQuAD's unanswerable ones, written to look answerable from their paragraph;
 - `off_topic`: questions whose article is excluded from retrieval (the index lacks the topic)
-  and SciFact claims asked of the SQuAD index.
+  and SciFact claims asked of the SQuAD index;
+- `near_miss`: answerable questions asked with their own paragraph excluded, the rest of the
+  article still there: the topic is present, the fact is not (kept only when no retrieved
+  sentence still holds the answer).
 """
 
 from __future__ import annotations
@@ -40,7 +43,7 @@ if TYPE_CHECKING:
 
 log = logging.getLogger(__name__)
 
-SOURCES = ("answerable", "adversarial", "off_topic")
+SOURCES = ("answerable", "adversarial", "off_topic", "near_miss")
 PROGRESS_EVERY = 1000
 
 
@@ -171,10 +174,11 @@ def record_features(
         if recorder.last is None:  # an empty index or filter: nothing was composed
             continue
         matrix, question, texts = recorder.last
+        holds = np.array([answer_is_correct(t, record.answers) for t in texts], dtype=float)
+        if source == "near_miss" and holds.any():  # another paragraph answers it after all
+            continue
         is_answerable = source == "answerable"
-        labels.append(
-            np.array([is_answerable and answer_is_correct(t, record.answers) for t in texts], dtype=float)
-        )
+        labels.append(holds if is_answerable else np.zeros(len(texts)))
         matrices.append(matrix)
         offsets.append(offsets[-1] + len(texts))
         questions.append(question)
@@ -210,6 +214,32 @@ def squad_items(
         home = article_of(record)
         others = [doc for a in articles if a != home for doc in paragraphs[a]]
         items.append((record, "off_topic", home, SearchFilters(doc_ids=others)))
+    return items
+
+
+def near_miss_items(
+    records: Sequence[GoldRecord],
+    articles: Sequence[str],
+    paragraphs: dict[str, list[str]],
+    count: int,
+    seed: int,
+) -> list[tuple[GoldRecord, str, str, SearchFilters | None]]:
+    """`count` answerable questions of `articles` asked without their own paragraph (the other
+    paragraphs of the same side of the split stay searchable)."""
+    chosen = set(articles)
+    answerable = [r for r in records if r.answerable and article_of(r) in chosen]
+    every = [doc for a in articles for doc in paragraphs[a]]
+    items: list[tuple[GoldRecord, str, str, SearchFilters | None]] = []
+    for record in random.Random(seed + 1).sample(answerable, min(count, len(answerable))):
+        own = set(record.evidence_docs)
+        items.append(
+            (
+                record,
+                "near_miss",
+                article_of(record),
+                SearchFilters(doc_ids=[d for d in every if d not in own]),
+            )
+        )
     return items
 
 
@@ -253,23 +283,28 @@ def build_splits(
     shuffled = list(claims)
     random.Random(seed).shuffle(shuffled)
     halves = (shuffled[: len(shuffled) // 2], shuffled[len(shuffled) // 2 :])
-    sets = []
+
+    def ask(question: str, filters: SearchFilters | None) -> None:
+        assistant.ask(question, filters=filters)
+
+    sets: list[FeatureSet] = []
     for name, articles, half in (("train", train, halves[0]), ("heldout", heldout, halves[1])):
-        path = cache / f"{name}-{seed}-{train_articles}.npz" if cache else None
-        if path is not None and path.exists():
-            log.info("reading cached %s features from %s", name, path)
-            sets.append(FeatureSet.load(path))
-            continue
         own = [r for r in squad if article_of(r) in set(articles)]
-        items = squad_items(squad, articles, paragraphs, int(OFF_TOPIC_SHARE * len(own)), seed)
-        items += claim_items(half, "scifact")
-        log.info("recording %s features: %d questions", name, len(items))
-
-        def ask(question: str, filters: SearchFilters | None) -> None:
-            assistant.ask(question, filters=filters)
-
-        recorded = record_features(ask, recorder, items)
-        if path is not None:
-            recorded.save(path)
-        sets.append(recorded)
+        extra = int(OFF_TOPIC_SHARE * len(own))
+        parts = {
+            "questions": squad_items(squad, articles, paragraphs, extra, seed) + claim_items(half, "scifact"),
+            "near-miss": near_miss_items(squad, articles, paragraphs, extra, seed),
+        }
+        recorded: list[FeatureSet] = []
+        for part, items in parts.items():
+            path = cache / f"{name}-{part}-{seed}-{train_articles}.npz" if cache else None
+            if path is not None and path.exists():
+                log.info("reading cached %s %s features from %s", name, part, path)
+                recorded.append(FeatureSet.load(path))
+                continue
+            log.info("recording %s %s features: %d questions", name, part, len(items))
+            recorded.append(record_features(ask, recorder, items))
+            if path is not None:
+                recorded[-1].save(path)
+        sets.append(FeatureSet.join(recorded))
     return Splits(train, heldout, sets[0], sets[1])
