@@ -36,7 +36,8 @@ MIX = {"answerable": 0.5, "adversarial": 0.2, "off_topic": 0.15, "near_miss": 0.
 SELECTOR_L2 = 1.0
 ABSTENTION_L2 = 1.0
 FOLDS = 5
-#: runner-up shares tried; the one kept maximises held-in accuracy less WORD_COST per extra sentence
+#: runner-up shares tried; the one kept maximises out-of-fold hits less EXTRA_SENTENCE_COST per
+#: extra sentence (answers should stay short)
 RUNNER_UP_SHARES = (0.25, 0.4, 0.6, 0.8, 1.0)
 EXTRA_SENTENCE_COST = 0.03
 RELIABILITY_BINS = 10
@@ -56,14 +57,10 @@ def fit_selector(data: FeatureSet, questions: np.ndarray) -> LinearModel:
         raise ValueError("no training question has a candidate sentence that holds its answer")
     index = np.concatenate([np.arange(s.start, s.stop) for s in spans])
     mean, scale = _standardise(data.matrix[index])
-    x = (data.matrix - mean) / scale
-    starts = np.array([s.start for s in spans])
-    stops = np.array([s.stop for s in spans])
-    # flatten the questions into one array with a segment id per row
+    rows = (data.matrix[index] - mean) / scale
+    # the questions' candidates as one array, with the question's number per row
     segment = np.concatenate([np.full(s.stop - s.start, k) for k, s in enumerate(spans)])
-    rows = x[index]
     positive = data.labels[index] > 0
-    del starts, stops
 
     def loss(w: np.ndarray) -> tuple[float, np.ndarray]:
         z = rows @ w
