@@ -25,7 +25,7 @@ from assistant.compose.seam import ComposeContext
 from assistant.ingest.sentences import looks_like_heading
 from assistant.lexical import content_terms
 from assistant.models import Answer
-from assistant.store import SentenceRow, Snapshot
+from assistant.store import ReadView, SentenceRow
 
 ABSTAIN_TEXT = "The documents do not cover this question, so there is no answer to give."
 
@@ -49,7 +49,7 @@ class _Candidate:
     score: float = 0.0
 
 
-def _idf_weights(snapshot: Snapshot, terms: Sequence[str]) -> dict[str, float]:
+def _idf_weights(snapshot: ReadView, terms: Sequence[str]) -> dict[str, float]:
     total = max(snapshot.manifest.sentences, 1)
     df = snapshot.document_frequencies(terms)
     return {t: math.log(1.0 + total / (1.0 + df.get(t, 0))) for t in set(terms)}
