@@ -38,7 +38,7 @@ ABSTENTION_L2 = 1.0
 FOLDS = 5
 #: runner-up shares tried; the one kept maximises out-of-fold hits less EXTRA_SENTENCE_COST per
 #: extra sentence (answers should stay short)
-RUNNER_UP_SHARES = (0.25, 0.4, 0.6, 0.8, 1.0)
+RUNNER_UP_SHARES = (0.1, 0.15, 0.25, 0.4, 0.6, 0.8, 1.0)
 EXTRA_SENTENCE_COST = 0.03
 RELIABILITY_BINS = 10
 
