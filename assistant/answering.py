@@ -34,7 +34,6 @@ DUPLICATE_SIMILARITY = 0.9
 MAX_ANSWER_WORDS = 90
 
 
-
 @dataclass(slots=True)
 class _Candidate:
     """A sentence of the retrieved passages; `score` is the learned selector's logit."""
