@@ -34,6 +34,17 @@ class Settings(BaseSettings):
     max_file_bytes: int = Field(50_000_000, ge=1)
     faiss_index: Literal["auto", "flat", "hnsw", "hnsw_sq8"] = "auto"
     faiss_exact_max: int = Field(200_000, ge=1, description="auto uses exact search up to this many")
+    store: Literal["snapshot", "milvus"] = Field(
+        "snapshot", description="where the index lives: the embedded snapshot folder, or Milvus"
+    )
+    milvus_uri: str | None = Field(
+        None,
+        description="Milvus Lite file path, or http://host:19530 for a Milvus server or cluster "
+        "(None: milvus.db in the index folder)",
+    )
+    milvus_collection_prefix: str = Field(
+        "assistant_", pattern=r"^[A-Za-z_][A-Za-z0-9_]*$", description="names this index's Milvus collections"
+    )
 
     # Asking
     top_k: int = Field(5, ge=1, le=100)

@@ -1,0 +1,1 @@
+"""The Milvus backend of the Store Protocol (`pip install "assistant[milvus]"`)."""

@@ -1,0 +1,146 @@
+"""An index held in Milvus (Milvus Lite in a file, or a server/cluster at http://host:19530)."""
+
+from __future__ import annotations
+
+import contextlib
+import json
+import logging
+import time
+import uuid
+from collections.abc import Iterator
+from typing import Any
+
+from pymilvus import MilvusClient
+from pymilvus.exceptions import MilvusException
+
+from assistant.errors import IndexBusyError, IndexCorruptError, IndexNotFoundError
+from assistant.store.manifest import Manifest
+from assistant.store.milvus.reader import STRONG, MilvusView, version_name
+from assistant.store.milvus.schema import PLACEHOLDER, create_collections, dimension_of, drop_collections
+from assistant.store.milvus.writer import MilvusWriter
+
+log = logging.getLogger(__name__)
+
+#: how long a writer's lease lasts without renewal (each added document renews it)
+LEASE_SECONDS = 300.0
+
+
+class MilvusStore:
+    """Finds, opens and writes versions of one index held in Milvus collections (a Store)."""
+
+    def __init__(self, uri: str, prefix: str = "assistant_") -> None:
+        self.uri = uri
+        self.prefix = prefix
+        self.client = MilvusClient(uri=uri)
+        self._owner = uuid.uuid4().hex
+
+    def describe(self) -> str:
+        return f"at {self.uri} (collections {self.prefix}*)"
+
+    # --- meta ---------------------------------------------------------------------------------
+
+    def get_meta(self, key: str) -> dict[str, Any] | None:
+        name = f"{self.prefix}meta"
+        if not self.client.has_collection(name):
+            return None
+        rows = self.client.query(
+            name, filter=f"key == {json.dumps(key)}", output_fields=["value"], consistency_level=STRONG
+        )
+        return json.loads(rows[0]["value"]) if rows else None
+
+    def put_meta(self, key: str, value: dict[str, Any]) -> None:
+        row = {"key": key, "value": json.dumps(value), "placeholder": PLACEHOLDER}
+        self.client.upsert(f"{self.prefix}meta", [row])
+
+    def _live(self) -> int | None:
+        live = self.get_meta("live")
+        return None if live is None else int(live["version"])
+
+    def read_manifest(self, version: int) -> Manifest:
+        value = self.get_meta(f"manifest:{version}")
+        if value is None:
+            # an old version whose manifest was collected: core.py opens the live one instead
+            raise IndexCorruptError(f"version {version} of the Milvus index {self.describe()} is gone")
+        return Manifest(**value["manifest"])
+
+    def terms_from(self, version: int) -> int:
+        value = self.get_meta(f"manifest:{version}")
+        return int(value["terms_from"]) if value else 1
+
+    # --- Store -----------------------------------------------------------------------------------
+
+    def current_name(self) -> str | None:
+        """One small query on `meta` (called per request to pick up new versions)."""
+        version = self._live()
+        return None if version is None else version_name(version)
+
+    def exists(self) -> bool:
+        return self.current_name() is not None
+
+    def open(self, name: str | None = None) -> MilvusView:
+        name = name or self.current_name()
+        if name is None:
+            raise IndexNotFoundError(
+                f"no index in Milvus {self.describe()}; build one with "
+                "`ASSISTANT_STORE=milvus assistant index build corpus/`"
+            )
+        version = int(name.removeprefix("v"))
+        value = self.get_meta(f"manifest:{version}")
+        if value is None:
+            raise IndexCorruptError(f"version {version} of the Milvus index {self.describe()} is gone")
+        return MilvusView(
+            self.client, self.prefix, version, Manifest(**value["manifest"]), value["terms_from"]
+        )
+
+    @contextlib.contextmanager
+    def writer(
+        self, manifest: Manifest, fresh: bool = False, lock_timeout: float = 600.0
+    ) -> Iterator[MilvusWriter]:
+        """Take the writer lease, yield a writer; commit on clean exit, discard on error."""
+        existing = dimension_of(self.client, self.prefix)
+        if fresh and existing is not None and existing != manifest.dimension:
+            log.warning(
+                "dropping the Milvus collections %s*: the new model has another dimension", self.prefix
+            )
+            drop_collections(self.client, self.prefix)
+        create_collections(self.client, self.prefix, manifest.dimension)
+        self._acquire(lock_timeout)
+        try:
+            writer = MilvusWriter(self, manifest, self._live(), fresh)
+            try:
+                yield writer
+                if writer.changed:
+                    writer.commit()
+                else:
+                    writer.discard()
+            except BaseException:
+                with contextlib.suppress(MilvusException):
+                    writer.discard()
+                raise
+        finally:
+            self.client.delete(f"{self.prefix}meta", filter='key == "lock"')
+
+    # --- the writer lease -------------------------------------------------------------------------
+
+    def _acquire(self, timeout: float) -> None:
+        """One writer at a time across processes and machines. Milvus has no compare-and-set, so
+        the lease is written, then read back after a pause: of two writers racing, the later
+        upsert wins and the other waits."""
+        deadline = time.monotonic() + timeout
+        while True:
+            lease = self.get_meta("lock")
+            if lease is None or lease["owner"] == self._owner or lease["expires"] < time.time():
+                self.renew_lease()
+                time.sleep(0.2)
+                lease = self.get_meta("lock")
+                if lease is not None and lease["owner"] == self._owner:
+                    return
+            if time.monotonic() > deadline:
+                raise IndexBusyError(
+                    f"another process is writing the Milvus index {self.describe()}; "
+                    "try again when it is done"
+                )
+            time.sleep(0.5)
+
+    def renew_lease(self) -> None:
+        self.put_meta("lock", {"owner": self._owner, "expires": time.time() + LEASE_SECONDS})
