@@ -30,8 +30,8 @@ TEXT_PART = 16_000
 CHUNK_TEXT_BYTES = 65_535
 #: Milvus wants a vector field in every collection; rows without vectors carry this one
 PLACEHOLDER = [0.0, 0.0]
-#: the analyzer of the keyword index: standard tokens, lower-cased, English stop words, and
-#: Milvus's English (Porter-style) stemmer, close to but not the same as lexical.stem's Snowball
+#: the analyzer of the keyword index: standard tokens, lower-cased, English stop words and the
+#: English Snowball stemmer (lexical.py tokenizes and picks stop words its own way)
 ANALYZER: dict[str, Any] = {
     "tokenizer": "standard",
     "filter": [
