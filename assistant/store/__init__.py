@@ -65,4 +65,10 @@ def _milvus_store(index_dir: Path, settings: Settings) -> Store:
     if uri is None:
         index_dir.mkdir(parents=True, exist_ok=True)
         uri = str(index_dir / "milvus.db")
+    elif "://" not in uri and not uri.endswith(".db"):
+        # pymilvus tells a Milvus Lite file from a server address by this suffix
+        raise ConfigError(
+            f"ASSISTANT_MILVUS_URI={uri} is neither a Milvus Lite file (ending in .db) nor a server "
+            "address (http://host:19530)"
+        )
     return MilvusStore(uri, settings.milvus_collection_prefix)

@@ -13,7 +13,7 @@ from typing import Any
 from pymilvus import MilvusClient
 from pymilvus.exceptions import MilvusException
 
-from assistant.errors import IndexBusyError, IndexCorruptError, IndexNotFoundError
+from assistant.errors import ConfigError, IndexBusyError, IndexCorruptError, IndexNotFoundError
 from assistant.store.manifest import Manifest
 from assistant.store.milvus.reader import STRONG, MilvusView, version_name
 from assistant.store.milvus.schema import PLACEHOLDER, create_collections, dimension_of, drop_collections
@@ -31,7 +31,12 @@ class MilvusStore:
     def __init__(self, uri: str, prefix: str = "assistant_") -> None:
         self.uri = uri
         self.prefix = prefix
-        self.client = MilvusClient(uri=uri)
+        try:
+            self.client = MilvusClient(uri=uri)
+        except MilvusException as exc:
+            raise ConfigError(
+                f"cannot reach Milvus at {uri} ({exc.message}); start it, or fix ASSISTANT_MILVUS_URI"
+            ) from exc
         self._owner = uuid.uuid4().hex
 
     def describe(self) -> str:
