@@ -80,6 +80,7 @@ class MilvusWriter:
         self.tombstones: set[str] = set()
         self.term_delta: Counter[str] = Counter()
         self._next_chunk = 0
+        self._pending: dict[str, list[dict[str, Any]]] = {}
         if fresh:
             self.tombstones = {d.doc_key for d in self.docs.values()}
             self.docs = {}
@@ -132,6 +133,7 @@ class MilvusWriter:
         if doc is None:
             return False
         self.changed = True
+        self._flush()  # the document may have been added by this writer, its rows still queued
         key = quoted([doc.doc_key])
         parts = query_all(self.client, f"{self.prefix}texts", f"doc_key in {key}", ["part", "text"])
         text = "".join(p["text"] for p in sorted(parts, key=lambda p: int(p["part"])))
@@ -246,8 +248,18 @@ class MilvusWriter:
                 self.term_delta[term] += sign
 
     def _insert(self, kind: str, rows: list[dict[str, Any]]) -> None:
-        for at in range(0, len(rows), INSERT_BATCH):
-            self.client.insert(f"{self.prefix}{kind}", rows[at : at + INSERT_BATCH])
+        """Queue rows; they go to Milvus INSERT_BATCH at a time (one call per document was the
+        slow part of a build)."""
+        pending = self._pending.setdefault(kind, [])
+        pending.extend(rows)
+        if len(pending) >= INSERT_BATCH:
+            self._flush(kind)
+
+    def _flush(self, *kinds: str) -> None:
+        for kind in kinds or list(self._pending):
+            rows = self._pending.pop(kind, [])
+            for at in range(0, len(rows), INSERT_BATCH):
+                self.client.insert(f"{self.prefix}{kind}", rows[at : at + INSERT_BATCH])
 
     # --- commit / discard -------------------------------------------------------------------
 
@@ -275,6 +287,7 @@ class MilvusWriter:
                 for k in self.tombstones
             ],
         )
+        self._flush()
         documents, chunks = self.counts()
         self.manifest.documents = documents
         self.manifest.chunks = chunks
@@ -290,6 +303,7 @@ class MilvusWriter:
         self._collect_garbage(now)
 
     def discard(self) -> None:
+        self._pending.clear()
         for kind in ROW_KINDS:
             self.client.delete(f"{self.prefix}{kind}", filter=f"gen >= {self.version}")
         self.client.delete(f"{self.prefix}tombstones", filter=f"removed >= {self.version}")
