@@ -7,6 +7,7 @@ Everything else goes through the Assistant and the Store Protocol, never a backe
 
 from __future__ import annotations
 
+import copy
 from pathlib import Path
 from typing import Any
 
@@ -182,6 +183,25 @@ class StoreContract:
         view = assistant.snapshot()
         assert view is not None
         assert view.document("beta") is None and view.sentences("beta", 0, 100) == []
+
+    def test_a_failed_write_changes_nothing(self, folder_assistant: tuple[Assistant, Path]) -> None:
+        assistant, folder = folder_assistant
+        before = assistant.store.current_name()
+        view = assistant.snapshot()
+        assert view is not None
+        with (
+            pytest.raises(RuntimeError, match="stop here"),
+            assistant.store.writer(copy.deepcopy(view.manifest)) as writer,
+        ):
+            assert writer.remove_document("beta")
+            raise RuntimeError("stop here")
+        assert assistant.store.current_name() == before
+        assert sorted(d.doc_id for d in assistant.list_documents()) == ["alpha", "beta"]
+        # the next write starts from the live version, not from what the failed one left
+        (folder / "gamma.txt").write_text("Gamma\n\nThe gamma lighthouse was painted red in 1990.\n")
+        report = assistant.index_paths([folder])
+        assert report.added == ["gamma"] and sorted(report.unchanged) == ["alpha", "beta"]
+        assert sorted(d.doc_id for d in assistant.list_documents()) == ["alpha", "beta", "gamma"]
 
     # --- consistency -----------------------------------------------------------------------------
 
