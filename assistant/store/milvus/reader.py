@@ -42,6 +42,14 @@ def query_all(client: MilvusClient, collection: str, expr: str, fields: list[str
     return rows
 
 
+def query_rows(client: MilvusClient, collection: str, expr: str, fields: list[str]) -> list[dict[str, Any]]:
+    """Like query_all, in one call when the rows fit in one (the usual case)."""
+    rows: list[dict[str, Any]] = client.query(
+        collection, filter=expr, output_fields=fields, limit=QUERY_LIMIT, consistency_level=STRONG
+    )
+    return rows if len(rows) < QUERY_LIMIT else query_all(client, collection, expr, fields)
+
+
 class MilvusView:
     """Version `version` of the index: rows of later writes and tombstoned documents are hidden."""
 
@@ -133,7 +141,7 @@ class MilvusView:
         if missing:
             found = dict.fromkeys(missing, 0)
             expr = f"term in {quoted(missing)} and {self._terms_expr}"
-            for row in query_all(self.client, f"{self.prefix}terms", expr, ["term", "df"]):
+            for row in query_rows(self.client, f"{self.prefix}terms", expr, ["term", "df"]):
                 found[row["term"]] += int(row["df"])
             with self._lock:
                 self._df_cache.update(found)

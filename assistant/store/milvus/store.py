@@ -38,6 +38,7 @@ class MilvusStore:
                 f"cannot reach Milvus at {uri} ({exc.message}); start it, or fix ASSISTANT_MILVUS_URI"
             ) from exc
         self._owner = uuid.uuid4().hex
+        self._meta_exists = False
 
     def describe(self) -> str:
         return f"at {self.uri} (collections {self.prefix}*)"
@@ -46,8 +47,12 @@ class MilvusStore:
 
     def get_meta(self, key: str) -> dict[str, Any] | None:
         name = f"{self.prefix}meta"
-        if not self.client.has_collection(name):
-            return None
+        # collections are never dropped under a running store (only a --rebuild with a new
+        # model does), so one check suffices and current_name() stays one query per request
+        if not self._meta_exists:
+            self._meta_exists = self.client.has_collection(name)
+            if not self._meta_exists:
+                return None
         rows = self.client.query(
             name, filter=f"key == {json.dumps(key)}", output_fields=["value"], consistency_level=STRONG
         )
