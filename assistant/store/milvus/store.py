@@ -7,6 +7,7 @@ import json
 import logging
 import time
 import uuid
+import warnings
 from collections.abc import Iterator
 from typing import Any
 
@@ -32,7 +33,11 @@ class MilvusStore:
         self.uri = uri
         self.prefix = prefix
         try:
-            self.client = MilvusClient(uri=uri)
+            with warnings.catch_warnings():
+                # milvus-lite 2.5.1 reads its version through pkg_resources, and setuptools
+                # warns about that on every start; nothing for a user to act on
+                warnings.filterwarnings("ignore", message="pkg_resources is deprecated", category=UserWarning)
+                self.client = MilvusClient(uri=uri)
         except MilvusException as exc:
             raise ConfigError(
                 f"cannot reach Milvus at {uri} ({exc.message}); start it, or fix ASSISTANT_MILVUS_URI"
