@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import logging
 import time
-from collections.abc import Callable, Iterable, Sequence
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -34,6 +34,16 @@ ENCODED = "encoded"
 def sentence_vector_mode(embedder: Embedder) -> str:
     """How `embedder` makes sentence vectors (asked at the first batch: it may load the model)."""
     return LATE_POOLED if isinstance(embedder, SpanEmbedder) and embedder.pools_spans() else ENCODED
+
+
+@dataclass(slots=True, frozen=True)
+class Job:
+    """A file that needs (re)indexing: decided on the driver, before any loading."""
+
+    path: Path
+    source_key: str
+    content_hash: str
+    replaces: str | None
 
 
 @dataclass(slots=True)
@@ -75,11 +85,9 @@ def find_files(paths: Iterable[Path]) -> tuple[list[Path], list[SkippedFile]]:
     return files, skipped
 
 
-def prepare(
-    path: Path, source_key: str, content_hash: str, replaces: str | None, settings: Settings
-) -> _Prepared:
+def prepare(job: Job, settings: Settings) -> _Prepared:
     """Load and chunk one file (raises LoadError for a file that cannot be used)."""
-    doc = load_file(path, max_bytes=settings.max_file_bytes)
+    doc = load_file(job.path, max_bytes=settings.max_file_bytes)
     chunk_spans = chunk_document(doc.text, settings.chunk_size, settings.chunk_overlap_sentences)
     if not chunk_spans:
         raise LoadError("no text to index")
@@ -104,7 +112,7 @@ def prepare(
                 last_sentence=max(ords),
             )
         )
-    return _Prepared(path, source_key, content_hash, replaces, doc, sentence_spans, chunks)
+    return _Prepared(job.path, job.source_key, job.content_hash, job.replaces, doc, sentence_spans, chunks)
 
 
 def _embed_unique(embedder: Embedder, texts: list[str]) -> np.ndarray:
@@ -179,43 +187,82 @@ def _unique_doc_id(writer: StoreWriter, stem: str, reserved: set[str]) -> str:
     return candidate
 
 
-def _write_batch(
-    writer: StoreWriter, embedder: Embedder, batch: list[_Prepared], report: IndexReport
-) -> None:
+#: one job's result: the document with its vectors, or why the file was skipped
+Outcome = tuple[Job, "tuple[_Prepared, _Vectors] | str"]
+
+
+@dataclass(slots=True)
+class EmbeddedBatch:
+    """Outcomes in job order, ready to write (what the local and the Ray paths both produce)."""
+
+    outcomes: list[Outcome]
+    texts: int = 0
+    mode: str | None = None
+
+
+def prepare_or_reason(job: Job, settings: Settings) -> _Prepared | str:
+    """`prepare`, with a file that cannot be used turned into the reason it is skipped."""
+    try:
+        return prepare(job, settings)
+    except AssistantError as exc:
+        log.warning("skipping %s: %s", job.path, exc)
+        return user_message(exc)
+
+
+def embed_batch(embedder: Embedder, jobs: list[Job], prepared: list[_Prepared | str]) -> EmbeddedBatch:
+    """Embed the prepared documents of a batch of jobs (the one embedding step of both paths)."""
+    ready = [item for item in prepared if not isinstance(item, str)]
+    if not ready:
+        return EmbeddedBatch([(job, str(item)) for job, item in zip(jobs, prepared, strict=True)])
     mode = sentence_vector_mode(embedder)
     if mode == LATE_POOLED:
-        vectors, embedded = _embed_late_pooled(embedder, batch)  # type: ignore[arg-type]
+        vectors, texts = _embed_late_pooled(embedder, ready)  # type: ignore[arg-type]
     else:
-        vectors, embedded = _embed_encoded(embedder, batch)
-    writer.manifest.extra = {**writer.manifest.extra, "sentence_vectors": mode}
-    report.embedded_texts += embedded
-    reserved: set[str] = set()
-    for item, item_vectors in zip(batch, vectors, strict=True):
-        if item.replaces is not None:
-            writer.remove_document(item.replaces)
-            doc_id = item.replaces
-            report.replaced.append(doc_id)
-        else:
-            doc_id = _unique_doc_id(writer, item.path.stem, reserved)
-            report.added.append(doc_id)
-        reserved.add(doc_id)
-        metadata = dict(item.doc.metadata)
-        if item.doc.pages:
-            metadata.setdefault("pages", max(p for _, _, p in item.doc.pages))
-        writer.add_document(
-            doc_id=doc_id,
-            title=item.doc.title,
-            source=item.doc.source,
-            source_key=item.source_key,
-            content_hash=item.content_hash,
-            text=item.doc.text,
-            pages=item.doc.pages,
-            metadata=metadata,
-            sentence_spans=item.sentence_spans,
-            sentence_vectors=item_vectors.sentences,
-            chunks=item.chunks,
-            chunk_vectors=item_vectors.chunks,
-        )
+        vectors, texts = _embed_encoded(embedder, ready)
+    embedded = iter(zip(ready, vectors, strict=True))
+    outcomes: list[Outcome] = [
+        (job, item if isinstance(item, str) else next(embedded))
+        for job, item in zip(jobs, prepared, strict=True)
+    ]
+    return EmbeddedBatch(outcomes, texts, mode)
+
+
+def _write_document(
+    writer: StoreWriter, item: _Prepared, vectors: _Vectors, reserved: set[str], report: IndexReport
+) -> None:
+    """Write one document; doc ids are given here, in file order, whichever path embedded it."""
+    if item.replaces is not None:
+        writer.remove_document(item.replaces)
+        doc_id = item.replaces
+        report.replaced.append(doc_id)
+    else:
+        doc_id = _unique_doc_id(writer, item.path.stem, reserved)
+        report.added.append(doc_id)
+    reserved.add(doc_id)
+    metadata = dict(item.doc.metadata)
+    if item.doc.pages:
+        metadata.setdefault("pages", max(p for _, _, p in item.doc.pages))
+    writer.add_document(
+        doc_id=doc_id,
+        title=item.doc.title,
+        source=item.doc.source,
+        source_key=item.source_key,
+        content_hash=item.content_hash,
+        text=item.doc.text,
+        pages=item.doc.pages,
+        metadata=metadata,
+        sentence_spans=item.sentence_spans,
+        sentence_vectors=vectors.sentences,
+        chunks=item.chunks,
+        chunk_vectors=vectors.chunks,
+    )
+
+
+def run_local(jobs: list[Job], settings: Settings, embedder: Embedder) -> Iterator[EmbeddedBatch]:
+    """Prepare and embed in this process, DOCS_PER_BATCH files at a time."""
+    for start in range(0, len(jobs), DOCS_PER_BATCH):
+        batch = jobs[start : start + DOCS_PER_BATCH]
+        yield embed_batch(embedder, batch, [prepare_or_reason(job, settings) for job in batch])
 
 
 def build_index(
@@ -242,35 +289,26 @@ def build_index(
             # Chunking settings changed: every document is re-chunked, not only those named now.
             listed = {str(f.resolve()) for f in files}
             files.extend(Path(key) for key in known if key not in listed and Path(key).exists())
-        pending: list[_Prepared] = []
-        seen_keys: set[str] = set()
-        for number, path in enumerate(files, start=1):
-            if progress is not None:
-                progress(number, len(files), str(path))
-            source_key = str(path.resolve())
-            if source_key in seen_keys:
-                continue
-            seen_keys.add(source_key)
-            try:
-                digest = file_checksum(path)
-            except OSError as exc:
-                report.skipped.append(SkippedFile(path=str(path), reason=f"cannot read: {exc}"))
-                continue
-            existing = known.get(source_key)
-            if existing is not None and existing[1] == digest and same_chunking:
-                report.unchanged.append(existing[0])
-                continue
-            try:
-                pending.append(prepare(path, source_key, digest, existing[0] if existing else None, settings))
-            except AssistantError as exc:
-                log.warning("skipping %s: %s", path, exc)
-                report.skipped.append(SkippedFile(path=str(path), reason=user_message(exc)))
-                continue
-            if len(pending) >= DOCS_PER_BATCH:
-                _write_batch(writer, embedder, pending, report)
-                pending = []
-        if pending:
-            _write_batch(writer, embedder, pending, report)
+        jobs = _plan(files, known, same_chunking, report)
+        done = len(files) - len(jobs)  # unchanged, repeated or unreadable: settled already
+        runner = run_local
+        if settings.ray_address is not None:
+            from assistant.indexing_ray import run_on_ray
+
+            runner = run_on_ray
+        reserved: set[str] = set()
+        for batch in runner(jobs, settings, embedder):
+            report.embedded_texts += batch.texts
+            if batch.mode is not None:
+                writer.manifest.extra = {**writer.manifest.extra, "sentence_vectors": batch.mode}
+            for job, outcome in batch.outcomes:
+                done += 1
+                if progress is not None:
+                    progress(done, len(files), str(job.path))
+                if isinstance(outcome, str):
+                    report.skipped.append(SkippedFile(path=str(job.path), reason=outcome))
+                else:
+                    _write_document(writer, *outcome, reserved, report)
         if prune or not same_chunking:
             for doc_id, source_key in writer.all_documents():
                 if not Path(source_key).exists():
@@ -279,6 +317,33 @@ def build_index(
         report.documents, report.chunks = writer.counts()
     report.seconds = round(time.perf_counter() - started, 3)
     return report
+
+
+def _plan(
+    files: list[Path],
+    known: dict[str, tuple[str, str]],
+    same_chunking: bool,
+    report: IndexReport,
+) -> list[Job]:
+    """The files to (re)index, in file order: unchanged, repeated and unreadable ones are settled here."""
+    jobs: list[Job] = []
+    seen_keys: set[str] = set()
+    for path in files:
+        source_key = str(path.resolve())
+        if source_key in seen_keys:
+            continue
+        seen_keys.add(source_key)
+        try:
+            digest = file_checksum(path)
+        except OSError as exc:
+            report.skipped.append(SkippedFile(path=str(path), reason=f"cannot read: {exc}"))
+            continue
+        existing = known.get(source_key)
+        if existing is not None and existing[1] == digest and same_chunking:
+            report.unchanged.append(existing[0])
+            continue
+        jobs.append(Job(path, source_key, digest, existing[0] if existing else None))
+    return jobs
 
 
 def remove_document(store: Store, manifest: Manifest, doc_id: str) -> bool:

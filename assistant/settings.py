@@ -45,6 +45,12 @@ class Settings(BaseSettings):
     milvus_collection_prefix: str = Field(
         "assistant_", pattern=r"^[A-Za-z_][A-Za-z0-9_]*$", description="names this index's Milvus collections"
     )
+    ray_address: str | None = Field(
+        None, description="index on Ray: 'local' (a private cluster), 'auto' or an address; None: in-process"
+    )
+    ray_workers: int | None = Field(
+        None, ge=1, le=4096, description="embedding actors on Ray (None: one per CPU of the cluster)"
+    )
 
     # Asking
     top_k: int = Field(5, ge=1, le=100)

@@ -26,9 +26,23 @@ def index_group() -> None:
 @click.option("--prune", is_flag=True, help="Remove documents whose files are gone.")
 @click.option("--rebuild", is_flag=True, help="Start from an empty index (e.g. after damage).")
 @click.option("--json", "as_json", is_flag=True, help="Print the report as JSON.")
+@click.option(
+    "--ray",
+    "ray_address",
+    is_flag=False,
+    flag_value="local",
+    default=None,
+    metavar="[ADDRESS]",
+    help="Load, chunk and embed on Ray: a cluster address, 'auto', or (no value) a private local one.",
+)
 @friendly_errors
 def build_command(
-    paths: tuple[Path, ...], index_dir: Path | None, prune: bool, rebuild: bool, as_json: bool
+    paths: tuple[Path, ...],
+    index_dir: Path | None,
+    prune: bool,
+    rebuild: bool,
+    as_json: bool,
+    ray_address: str | None,
 ) -> None:
     """Index files and folders (default: corpus/). Unchanged files are skipped.
 
@@ -36,7 +50,7 @@ def build_command(
     """
     from assistant.core import Assistant
 
-    settings = command_settings(index_dir=index_dir)
+    settings = command_settings(index_dir=index_dir, ray_address=ray_address)
     target = settings.index_dir
     assistant = Assistant(target, settings)
     roots = list(paths) or [settings.corpus_dir]
