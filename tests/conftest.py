@@ -30,6 +30,14 @@ def _cpu_model() -> str:
     return platform.processor() or platform.machine()
 
 
+def pytest_sessionstart(session: pytest.Session) -> None:
+    """`pytest -q` (make test) hides report headers: write those lines anyway."""
+    reporter = session.config.pluginmanager.get_plugin("terminalreporter")
+    if reporter is not None and session.config.get_verbosity() < 0:
+        for line in pytest_report_header():
+            reporter.write_line(line)
+
+
 def pytest_report_header() -> list[str]:
     """Name the CPU and the numeric libraries at the top of every test log."""
     from importlib.metadata import PackageNotFoundError, version
