@@ -28,19 +28,22 @@ QUESTIONS = [
 ]
 
 
-@pytest.fixture(scope="module")
-def corpus(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    """The sample corpus, a few hundred SQuAD paragraphs and one file that cannot be indexed."""
-    folder = tmp_path_factory.mktemp("ray-corpus")
+def _write_corpus(folder: Path, paragraphs: int) -> Path:
+    """The sample corpus, `paragraphs` SQuAD paragraphs and one file that cannot be indexed."""
     for path in CORPUS_DIR.glob("*.txt"):
         shutil.copy(path, folder / path.name)
     if SQUAD.exists():
         with SQUAD.open(encoding="utf-8") as lines:
-            for number, line in zip(range(SQUAD_PARAGRAPHS), lines, strict=False):
+            for number, line in zip(range(paragraphs), lines, strict=False):
                 record = json.loads(line)
                 (folder / f"squad-{number:04d}.txt").write_text(record["title"] + "\n\n" + record["text"])
     (folder / "blank.txt").write_text("  \n")
     return folder
+
+
+@pytest.fixture(scope="module")
+def corpus(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    return _write_corpus(tmp_path_factory.mktemp("ray-corpus"), SQUAD_PARAGRAPHS)
 
 
 @pytest.fixture(scope="module")
@@ -151,4 +154,23 @@ def test_killed_worker_is_retried_without_loss_or_duplicates(
     built, report = _build(corpus, tmp_path / "index", "local", progress=kill_once)
     assert killed, "no embedding actor was found to kill"
     assert len(report.added) == len(set(report.added))
+    assert_same_index(built, report, *local)
+
+
+@pytest.mark.slow
+def test_every_squad_paragraph_on_ray_equals_local(ray_cluster: None, tmp_path: Path) -> None:
+    """The long run: all 1,204 SQuAD 2.0 dev paragraphs, with the worker kill of the short one."""
+    (tmp_path / "corpus").mkdir()
+    corpus = _write_corpus(tmp_path / "corpus", 10**6)
+    local = _build(corpus, tmp_path / "local", None)
+    killed: list[int] = []
+
+    def kill_once(number: int, total: int, path: str) -> None:
+        if number > total // 2 and not killed:
+            for pid in _embed_actor_pids():
+                os.kill(pid, signal.SIGKILL)
+                killed.append(pid)
+
+    built, report = _build(corpus, tmp_path / "ray", "local", progress=kill_once)
+    assert killed
     assert_same_index(built, report, *local)
