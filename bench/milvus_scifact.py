@@ -53,7 +53,7 @@ def run_backend(backend: str, work: Path) -> dict[str, Any]:
     metrics = json.loads(report_path.read_text())["metrics"]
     for name in ("ndcg@10", "latency_p50_ms", "latency_p95_ms", "answer_accuracy", "recall@5"):
         if name in metrics:
-            figures[name] = metrics[name]
+            figures[name] = round(metrics[name], 1 if name.startswith("latency") else 3)
     return figures
 
 
