@@ -121,6 +121,7 @@ def run_on_ray(jobs: list[Job], settings: Settings, embedder: Embedder) -> Itera
     ray = _ray()
     context = ray.data.DataContext.get_current()
     context.enable_progress_bars = False  # the caller shows progress per file
+    logging.getLogger("ray.data").setLevel(logging.WARNING)  # not a line per dataset on the console
     workers = _workers(ray, settings)
     log.info("indexing %d files on Ray with %d embedding actors", len(jobs), workers)
     rows = [{"row": i, "job": pickle.dumps(job)} for i, job in enumerate(jobs)]

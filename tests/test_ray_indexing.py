@@ -11,7 +11,9 @@ from pathlib import Path
 
 import numpy as np
 import pytest
+from click.testing import CliRunner
 
+from assistant.cli import main
 from assistant.core import Assistant
 from assistant.models import IndexReport
 from assistant.settings import Settings
@@ -124,6 +126,17 @@ def test_ray_build_equals_local_build(
     again = built.index_paths([corpus])
     assert again.added == [] and again.replaced == [] and len(again.unchanged) == len(report.added)
     assert again.embedded_texts == 0
+
+
+def test_cli_ray_flag_builds_on_ray(ray_cluster: None, tmp_path: Path) -> None:
+    """`--ray` with no address is the private local cluster; the report is the usual one."""
+    index_dir = tmp_path / "index"
+    args = ["index", "build", str(CORPUS_DIR), "--index-dir", str(index_dir), "--ray", "--json"]
+    result = CliRunner().invoke(main, args)
+    assert result.exit_code == 0, result.output
+    report = IndexReport.model_validate_json(result.stdout[result.stdout.index("{") :])
+    assert sorted(report.added) == sorted(p.stem for p in CORPUS_DIR.glob("*.txt"))
+    assert Assistant.load(index_dir, Settings(index_dir=index_dir)).search(QUESTIONS[0], top_k=3)
 
 
 def _embed_actor_pids() -> set[int]:
