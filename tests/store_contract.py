@@ -31,19 +31,22 @@ BETA = "Beta\n\nThe beta bridge spans the river near the old mill. Its towers ar
 class StoreContract:
     """What retrieval, the composers, the core and the API rely on, whatever holds the index."""
 
-    def settings_for(self, index_dir: Path) -> dict[str, Any]:
+    @classmethod
+    def settings_for(cls, index_dir: Path) -> dict[str, Any]:
         raise NotImplementedError
 
-    def _assistant(self, index_dir: Path, shared: Assistant) -> Assistant:
-        settings = Settings(index_dir=index_dir, **self.settings_for(index_dir))
+    @classmethod
+    def _assistant(cls, index_dir: Path, shared: Assistant) -> Assistant:
+        settings = Settings(index_dir=index_dir, **cls.settings_for(index_dir))
         return Assistant(index_dir, settings, shared.embedder)
 
     @pytest.fixture(scope="class")
+    @classmethod
     def corpus_assistant(
-        self, sample_assistant: Assistant, tmp_path_factory: pytest.TempPathFactory
+        cls, sample_assistant: Assistant, tmp_path_factory: pytest.TempPathFactory
     ) -> Assistant:
         """The sample corpus indexed once on this backend (read-only tests share it)."""
-        assistant = self._assistant(tmp_path_factory.mktemp("contract") / "index", sample_assistant)
+        assistant = cls._assistant(tmp_path_factory.mktemp("contract") / "index", sample_assistant)
         report = assistant.index_paths([CORPUS_DIR])
         assert sorted(report.added) == [PEZESHKIAN, ZARIF]
         return assistant

@@ -12,17 +12,20 @@ from tests.store_contract import StoreContract
 
 
 class TestSnapshotStore(StoreContract):
-    def settings_for(self, index_dir: Path) -> dict[str, Any]:
+    @classmethod
+    def settings_for(cls, index_dir: Path) -> dict[str, Any]:
         return {"store": "snapshot"}
 
 
 class TestMilvusLiteStore(StoreContract):
     @pytest.fixture(autouse=True, scope="class")
-    def _needs_milvus(self) -> None:
+    @classmethod
+    def _needs_milvus(cls) -> None:
         pytest.importorskip("pymilvus", reason='the Milvus backend needs `pip install "assistant[milvus]"`')
         pytest.importorskip("milvus_lite")
 
-    def settings_for(self, index_dir: Path) -> dict[str, Any]:
+    @classmethod
+    def settings_for(cls, index_dir: Path) -> dict[str, Any]:
         # one Milvus Lite file per index (Lite allows one process per file)
         return {"store": "milvus", "milvus_uri": str(index_dir.parent / "milvus.db")}
 
