@@ -62,13 +62,7 @@ class MilvusView:
         self.name = version_name(version)
         self.manifest = manifest
         self._terms_expr = f"gen >= {terms_from} and gen <= {version}"
-        rows = client.query(
-            f"{prefix}tombstones",
-            filter=f"removed <= {version}",
-            output_fields=["doc_key"],
-            limit=QUERY_LIMIT,
-            consistency_level=STRONG,
-        )
+        rows = query_rows(client, f"{prefix}tombstones", f"removed <= {version}", ["doc_key"])
         self._expr = visible(version, (r["doc_key"] for r in rows))
         self._df_cache: dict[str, int] = {}
         self._lock = threading.Lock()
