@@ -64,5 +64,12 @@ class Manifest:
                 f"index manifest {path} is unreadable ({exc}); " + REBUILD_HINT.format(dir=index_dir)
             ) from exc
 
+    def chunked_like(self, other: Manifest | None) -> bool:
+        """Whether documents chunked under `other` (None: no index yet) fit this manifest."""
+        return other is None or (
+            other.chunk_size == self.chunk_size
+            and other.chunk_overlap_sentences == self.chunk_overlap_sentences
+        )
+
     def write(self, path: Path) -> None:
         fileio.write_durably(path, json.dumps(asdict(self), indent=2).encode("utf-8"))

@@ -117,11 +117,7 @@ class MilvusWriter:
         return doc_id in self.docs
 
     def chunking_matches(self) -> bool:
-        live = self.live_manifest
-        return live is None or (
-            live.chunk_size == self.manifest.chunk_size
-            and live.chunk_overlap_sentences == self.manifest.chunk_overlap_sentences
-        )
+        return self.manifest.chunked_like(self.live_manifest)
 
     def counts(self) -> tuple[int, int]:
         return len(self.docs), sum(d.chunks for d in self.docs.values())

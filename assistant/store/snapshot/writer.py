@@ -137,11 +137,7 @@ class SnapshotWriter:
 
     def chunking_matches(self) -> bool:
         """False when the live snapshot was chunked differently, so every document is redone."""
-        live = self.live_manifest
-        return live is None or (
-            live.chunk_size == self.manifest.chunk_size
-            and live.chunk_overlap_sentences == self.manifest.chunk_overlap_sentences
-        )
+        return self.manifest.chunked_like(self.live_manifest)
 
     def counts(self) -> tuple[int, int]:
         """(documents, chunks) as they stand in this writer."""
