@@ -17,6 +17,7 @@ from collections.abc import Sequence, Set
 from dataclasses import dataclass
 
 from assistant.answer_types import answer_type, can_answer
+from assistant.compose.bridge import BRIDGE_BELOW, HOP_GAIN, bridges, describes_entity, mentions
 from assistant.compose.evidence import compose_answer
 from assistant.compose.evidence import refers_back as refers_back
 from assistant.compose.features import candidate_matrix, decision_vector, question_vector
@@ -25,7 +26,7 @@ from assistant.compose.seam import ComposeContext
 from assistant.ingest.sentences import looks_like_heading
 from assistant.lexical import content_terms
 from assistant.models import Answer
-from assistant.store import ReadView, SentenceRow
+from assistant.store import ReadView, SentenceRow, chunk_key
 
 ABSTAIN_TEXT = "The documents do not cover this question, so there is no answer to give."
 
@@ -176,9 +177,57 @@ class ExtractiveComposer:
     def compose(self, context: ComposeContext, abstain_threshold: float) -> Answer:
         candidates = collect_candidates(context)
         score = round(confidence(candidates, context, self.model), 4)
+        weak = abstain_threshold <= score < BRIDGE_BELOW or describes_entity(context.question)
+        if weak and context.search_again is not None:
+            two_hop = self._second_hop(context, candidates, max(score + HOP_GAIN, abstain_threshold))
+            if two_hop is not None:
+                return two_hop
         if score < abstain_threshold:
             answer = abstention(context)
             answer.confidence = score
             return answer
         chosen = _select(candidates, self.max_sentences, self.model.runner_up_share)
         return compose_answer(context, chosen, score)
+
+    def _second_hop(
+        self, context: ComposeContext, candidates: list[_Candidate], to_beat: float
+    ) -> Answer | None:
+        """Search again with a bridge name from the best sentences (compose/bridge.py); an
+        answer citing the bridge sentence and the second search's best sentences when that
+        evidence is more likely to answer than `to_beat` and its passage is about the bridge."""
+        assert context.search_again is not None
+        texts = [c.text for c in candidates]
+        for bridge in bridges(context.question, texts, [c.score for c in candidates]):
+            hop = context.search_again(bridge.query)
+            if hop is None:
+                continue
+            found = collect_candidates(hop)
+            score = round(confidence(found, hop, self.model), 4)
+            if score <= to_beat:
+                continue
+            about = {
+                chunk_key(c.row.doc_id, c.row.ord) for c in hop.chunks if mentions(c.row.text, bridge.name)
+            }
+            first = candidates[bridge.sentence]
+            chosen = [
+                c
+                for c in _select(found, self.max_sentences - 1, self.model.runner_up_share)
+                if c.chunk_id in about and (c.row.doc_id, c.row.ord) != (first.row.doc_id, first.row.ord)
+            ]
+            if not chosen:
+                continue
+            return compose_answer(_joined(context, hop), [first, *chosen], score)
+        return None
+
+
+def _joined(first: ComposeContext, second: ComposeContext) -> ComposeContext:
+    """One context holding both searches' passages (first-hop ones first), for the answer."""
+    seen = {p.chunk_id for p in first.passages}
+    return ComposeContext(
+        question=first.question,
+        query_text=first.query_text,
+        query_vector=first.query_vector,
+        chunks=first.chunks + [c for c in second.chunks if chunk_key(c.row.doc_id, c.row.ord) not in seen],
+        snapshot=first.snapshot,
+        passages=first.passages + [p for p in second.passages if p.chunk_id not in seen],
+    )

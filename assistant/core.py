@@ -229,14 +229,16 @@ class Assistant:
         use = 0 if standalone else 1
         vector = vectors[use]
         query_text = forms[use]
-        return ComposeContext(
-            question=question,
-            query_text=query_text,
-            query_vector=vector if vector is not None else np.zeros(snapshot.manifest.dimension),
-            chunks=chunks,
-            snapshot=snapshot,
-            passages=_passages(snapshot, chunks),
-        )
+
+        def search_again(text: str) -> ComposeContext | None:
+            """The same question searched with another text (a second hop), same filters."""
+            again = self.embed_query(text) if mode != "keyword" else None
+            found = retrieve(snapshot, [(again, text)], k, doc_ids, mode)
+            return _compose_context(question, text, again, found, snapshot) if found else None
+
+        context = _compose_context(question, query_text, vector, chunks, snapshot)
+        context.search_again = search_again if self.settings.two_hop else None
+        return context
 
     def composer(self, name: str | None = None) -> Composer:
         """The composer to use: `name`, else the LLM one when ASSISTANT_LLM is set, else extractive."""
@@ -412,6 +414,20 @@ class Assistant:
 
 def _ms(started: float) -> float:
     return round((time.perf_counter() - started) * 1000, 3)
+
+
+def _compose_context(
+    question: str, text: str, vector: np.ndarray | None, chunks: list[RetrievedChunk], snapshot: ReadView
+) -> ComposeContext:
+    """What a composer is given for `chunks` found with `text` (no vector: keyword search)."""
+    return ComposeContext(
+        question=question,
+        query_text=text,
+        query_vector=vector if vector is not None else np.zeros(snapshot.manifest.dimension),
+        chunks=chunks,
+        snapshot=snapshot,
+        passages=_passages(snapshot, chunks),
+    )
 
 
 def _passages(snapshot: ReadView, chunks: list[RetrievedChunk]) -> list[Passage]:

@@ -61,6 +61,11 @@ class Settings(BaseSettings):
         "the question is below this (the policy's value: docs/answer-model.md)",
     )
     max_answer_sentences: int = Field(3, ge=1, le=10)
+    two_hop: bool = Field(
+        True,
+        description="when the first answer is weak, search again with a name its best sentences "
+        "introduce (a bridge) and cite both passages",
+    )
 
     # HTTP service
     host: str = "127.0.0.1"

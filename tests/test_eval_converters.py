@@ -8,6 +8,7 @@ from pathlib import Path
 import pytest
 
 from assistant.evaluation.converters import (
+    convert_hotpotqa,
     convert_scifact,
     convert_squad,
     slugify,
@@ -148,3 +149,44 @@ def test_real_scifact_has_300_judged_claims(tmp_path: Path) -> None:
     assert result.questions == 300
     pairs = sum(len(r.evidence_docs) for r in load_gold(result.gold_path))
     assert pairs == 339
+
+
+def test_hotpotqa_paragraphs_once_supporting_facts_as_evidence(tmp_path: Path) -> None:
+    shared_paragraph = ["Tata Consultancy Services", [" TCS is headquartered in Mumbai.", " It is big."]]
+    questions = [
+        {"_id": "h1", "question": "Where is the employer of Sachin Warrier based?", "answer": "Mumbai",
+         "type": "bridge", "supporting_facts": [["Sachin Warrier", 1], ["Tata Consultancy Services", 0]],
+         "context": [["Sachin Warrier", ["Sachin Warrier is a singer.", " He worked at TCS."]],
+                     shared_paragraph]},
+        {"_id": "h2", "question": "Is TCS big?", "answer": "yes", "type": "comparison",
+         "supporting_facts": [["Tata Consultancy Services", 1], ["Tata Consultancy Services", 9]],
+         "context": [shared_paragraph, ["Kochi", ["Kochi is a city."]]]},
+    ]  # fmt: skip
+    folder = tmp_path / "datasets" / "hotpotqa"
+    folder.mkdir(parents=True)
+    (folder / "hotpot_dev_distractor_v1.json").write_text(json.dumps(questions), encoding="utf-8")
+    result = convert_hotpotqa(tmp_path / "datasets", tmp_path / "hp")
+    assert result.documents == 3  # the shared paragraph is one document
+    text = (result.corpus_dir / "tata-consultancy-services.txt").read_text(encoding="utf-8")
+    assert text == "Tata Consultancy Services\n\nTCS is headquartered in Mumbai. It is big.\n"
+    records = {r.id: r for r in load_gold(result.gold_path)}
+    assert records["h1"].evidence_docs == ["sachin-warrier", "tata-consultancy-services"]
+    assert records["h1"].evidence_quotes == ["He worked at TCS.", "TCS is headquartered in Mumbai."]
+    assert records["h2"].evidence_quotes == ["It is big."]  # index 9 does not exist
+    assert result.counts == {"bridge": 1, "comparison": 1}
+
+
+def test_hotpotqa_missing_file_names_the_folder(tmp_path: Path) -> None:
+    with pytest.raises(EvalError, match=r"hotpotqa/hotpot_dev_distractor_v1\.json"):
+        convert_hotpotqa(tmp_path, tmp_path / "out")
+
+
+def test_bundled_hotpotqa_sample_converts_with_exact_quotes(tmp_path: Path) -> None:
+    result = convert_hotpotqa(REPO_ROOT / "eval" / "datasets", tmp_path / "hp")
+    assert result.questions >= 50 and result.counts["bridge"] > result.counts["comparison"]
+    for record in load_gold(result.gold_path):
+        texts = [(result.corpus_dir / f"{d}.txt").read_text(encoding="utf-8") for d in record.evidence_docs]
+        assert len(record.evidence_docs) == 2, record.id
+        assert all(any(q in t for t in texts) for q in record.evidence_quotes)
+        if record.answers[0] not in ("yes", "no"):
+            assert any(record.answers[0] in t for t in texts), record.id

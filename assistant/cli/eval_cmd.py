@@ -214,7 +214,7 @@ def run_command(
 
 
 @eval_group.command("convert")
-@click.argument("dataset", type=click.Choice(["squad", "scifact"]))
+@click.argument("dataset", type=click.Choice(["squad", "scifact", "hotpotqa"]))
 @click.option(
     "--datasets-dir",
     type=click.Path(file_okay=False, path_type=Path),
@@ -222,7 +222,7 @@ def run_command(
     show_default=True,
     envvar="ASSISTANT_DATASETS_DIR",
     show_envvar=True,
-    help="Folder holding squad-v2.0-dev/ and scifact/.",
+    help="Folder holding squad-v2.0-dev/, scifact/ or hotpotqa/ (a HotpotQA sample: eval/datasets).",
 )
 @click.option(
     "--out-dir",

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Protocol, runtime_checkable
 
@@ -25,6 +25,9 @@ class ComposeContext:
     chunks: list[RetrievedChunk]
     snapshot: ReadView
     passages: list[Passage] = field(default_factory=list)
+    #: searches again with another query text (same question, filters and depth), for a second
+    #: hop; None where the caller offers no second search
+    search_again: Callable[[str], ComposeContext | None] | None = None
 
 
 @dataclass(frozen=True, slots=True)

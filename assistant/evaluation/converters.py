@@ -4,7 +4,9 @@ Each converter writes `<out>/corpus/<doc_id>.txt` (the file stem becomes the doc
 indexed) and `<out>/gold.jsonl`. SQuAD 2.0 gets one document per paragraph: its answers and
 its unanswerable questions are written against one paragraph, so per-paragraph documents make
 doc-level evidence exact. SciFact gets one document per abstract (title + abstract) and is
-retrieval-only: claims have relevant abstracts but no answer strings.
+retrieval-only: claims have relevant abstracts but no answer strings. HotpotQA (distractor
+setting) gets one document per Wikipedia paragraph of its questions' contexts, so a two-hop
+question's two supporting paragraphs sit among the other questions' paragraphs and distractors.
 """
 
 from __future__ import annotations
@@ -27,6 +29,8 @@ DEFAULT_OUTPUT_ROOT = Path("eval/generated")
 DEFAULT_SEED = 13
 SQUAD_DIR = "squad-v2.0-dev"
 SCIFACT_DIR = "scifact"
+HOTPOTQA_DIR = "hotpotqa"
+HOTPOTQA_FILE = "hotpot_dev_distractor_v1.json"
 
 
 @dataclass(slots=True)
@@ -80,6 +84,28 @@ def _write_gold(path: Path, records: list[dict[str, Any]]) -> None:
 
 def _sample(items: list[dict[str, Any]], count: int, rng: random.Random) -> list[dict[str, Any]]:
     return items if count >= len(items) else rng.sample(items, count)
+
+
+def _sampled_conversion(
+    name: str,
+    corpus: Path,
+    out_dir: Path,
+    documents: int,
+    records: list[dict[str, Any]],
+    limit: int | None,
+    seed: int,
+) -> Conversion:
+    """Sample `limit` records with `seed`, write the gold set, count records per category."""
+    if limit is not None:
+        keep = {r["id"] for r in _sample(records, limit, random.Random(seed))}
+        records = [r for r in records if r["id"] in keep]
+    gold_path = out_dir / "gold.jsonl"
+    _write_gold(gold_path, records)
+    counts: dict[str, int] = {}
+    for record in records:
+        counts[record["category"]] = counts.get(record["category"], 0) + 1
+    log.info("%s: %d documents, %d questions", name, documents, len(records))
+    return Conversion(name, corpus, gold_path, documents, len(records), counts)
 
 
 # ---- SQuAD 2.0 -----------------------------------------------------------------------------
@@ -217,23 +243,78 @@ def convert_scifact(
                 "dataset": "scifact-dev",
             }
         )
-    if limit is not None:
-        keep = {r["id"] for r in _sample(records, limit, random.Random(seed))}
-        records = [r for r in records if r["id"] in keep]
-    gold_path = out_dir / "gold.jsonl"
-    _write_gold(gold_path, records)
-    counts: dict[str, int] = {}
-    for record in records:
-        counts[record["category"]] = counts.get(record["category"], 0) + 1
-    log.info("scifact: %d documents, %d claims", documents, len(records))
-    return Conversion(
-        name="scifact",
-        corpus_dir=corpus,
-        gold_path=gold_path,
-        documents=documents,
-        questions=len(records),
-        counts=counts,
-    )
+    return _sampled_conversion("scifact", corpus, out_dir, documents, records, limit, seed)
 
 
-CONVERTERS = {"squad": convert_squad, "scifact": convert_scifact}
+# ---- HotpotQA ------------------------------------------------------------------------------
+
+
+def _read_hotpotqa(path: Path) -> list[dict[str, Any]]:
+    try:
+        data = json.loads(path.read_text(encoding="utf-8"))
+    except FileNotFoundError as exc:
+        raise EvalError(
+            f"{path} not found; pass --datasets-dir pointing at the folder that holds "
+            f"{HOTPOTQA_DIR}/{HOTPOTQA_FILE} (the repository bundles a sample in eval/datasets)"
+        ) from exc
+    except json.JSONDecodeError as exc:
+        raise EvalError(f"{path}: not valid JSON ({exc.msg} at line {exc.lineno})") from exc
+    if not isinstance(data, list):
+        raise EvalError(f"{path}: expected a JSON array of HotpotQA questions")
+    return data
+
+
+def convert_hotpotqa(
+    datasets_dir: Path, out_dir: Path, limit: int | None = None, seed: int = DEFAULT_SEED
+) -> Conversion:
+    """HotpotQA dev (distractor): every context paragraph once as a document, questions as gold.
+
+    A question's evidence is its supporting-fact paragraphs and sentences; its category is
+    HotpotQA's type ("bridge": the answer is about an entity the first paragraph names;
+    "comparison": two entities compared, often a yes/no answer an extractive composer cannot
+    say). `limit` samples questions with `seed`; the corpus keeps every paragraph.
+    """
+    questions = _read_hotpotqa(datasets_dir / HOTPOTQA_DIR / HOTPOTQA_FILE)
+    corpus = _prepare_output(out_dir)
+    paragraphs: dict[str, str] = {}
+    doc_ids: dict[str, str] = {}
+    records: list[dict[str, Any]] = []
+    for question in questions:
+        try:
+            context = {str(title): "".join(sentences) for title, sentences in question["context"]}
+            supporting = [(str(title), int(k)) for title, k in question["supporting_facts"]]
+            record_id, text, answer = str(question["_id"]), question["question"], question["answer"]
+        except (KeyError, TypeError, ValueError) as exc:
+            raise EvalError(f"HotpotQA question {question.get('_id', '?')!r} is malformed ({exc})") from exc
+        for title, body in context.items():
+            if title in paragraphs:
+                continue
+            doc_id = slugify(title)
+            while doc_id in doc_ids.values():  # two titles with one slug
+                doc_id += "-x"
+            paragraphs[title], doc_ids[title] = body, doc_id
+            (corpus / f"{doc_id}.txt").write_text(f"{title}\n\n{body.strip()}\n", encoding="utf-8")
+        # a supporting sentence is a quote when the stored paragraph (the first one with that
+        # title) holds it
+        by_title = {str(title): sentences for title, sentences in question["context"]}
+        quotes: list[str] = []
+        for title, k in supporting:
+            sentence = by_title[title][k].strip() if title in by_title and k < len(by_title[title]) else ""
+            if sentence and sentence in paragraphs.get(title, "") and sentence not in quotes:
+                quotes.append(sentence)
+        records.append(
+            {
+                "id": record_id,
+                "question": text,
+                "answerable": True,
+                "answers": [str(answer)],
+                "evidence_docs": sorted({doc_ids[t] for t, _ in supporting if t in doc_ids}),
+                "evidence_quotes": quotes,
+                "category": str(question.get("type", "bridge")),
+                "dataset": "hotpotqa-dev-distractor",
+            }
+        )
+    return _sampled_conversion("hotpotqa", corpus, out_dir, len(doc_ids), records, limit, seed)
+
+
+CONVERTERS = {"squad": convert_squad, "scifact": convert_scifact, "hotpotqa": convert_hotpotqa}
