@@ -4,10 +4,12 @@ from __future__ import annotations
 
 import re
 
+import numpy as np
 import pytest
 
-from assistant.answering import ExtractiveComposer
+from assistant.answering import ExtractiveComposer, _Candidate, _select
 from assistant.models import Answer
+from assistant.store import SentenceRow
 from tests.unit.conftest import HARBOUR
 from tests.unit.fakes import FakeDocument, FakeEmbedder, FakeSnapshot, compose_context
 
@@ -116,3 +118,22 @@ def test_max_sentences_bounds_the_answer(embedder: FakeEmbedder) -> None:
         assert_contract(answer, snapshot)
         quoted = sum(c.quote.count("were counted") for c in answer.citations)
         assert 1 <= quoted <= limit
+
+
+def _candidate(ordinal: int, text: str, score: float, fits: bool) -> _Candidate:
+    vector = np.zeros(4)
+    vector[ordinal % 4] = 1.0  # distinct sentences: no two are duplicates
+    row = SentenceRow("doc", ordinal, 0, len(text), vector)
+    return _Candidate(row, "doc#0", text, 0.5, 0.5, fits, score=score)
+
+
+def test_a_date_question_is_answered_by_a_likely_sentence_with_a_date_or_refused() -> None:
+    undated = _candidate(0, "Zarif is a professor of global studies.", 2.0, fits=False)
+    dated = _candidate(1, "Zarif was appointed in 2013.", 1.0, fits=True)
+    # the dated sentence is e^-1 (37 %) as likely as the best: at a share of 0.25 it answers
+    chosen = _select([undated, dated], 3, 0.25, "When was Zarif appointed?")
+    assert chosen[0] is dated
+    # at a share of 0.5 it is not likely enough, and no sentence is chosen
+    assert _select([undated, dated], 3, 0.5, "When was Zarif appointed?") == []
+    # a question that asks for no date or number keeps the best sentence
+    assert _select([undated, dated], 3, 0.5, "What does Zarif teach?")[0] is undated
