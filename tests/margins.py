@@ -87,6 +87,50 @@ def answer_margins(
     print(f"    best sentences {ranked}")
 
 
+def date_rule_margin(assistant: Assistant) -> None:
+    """test_core: "When was Zarif born?" abstains because no likely sentence has a date."""
+    question = "When was Mohammad Javad Zarif born?"
+    context = assistant._context(question, None, None, None, {})
+    assert context is not None
+    candidates = answering.collect_candidates(context)
+    answering.confidence(candidates, context)
+    ranked = sorted(candidates, key=lambda c: -c.score)
+    dated = [c for c in ranked if c.fits_type]
+    floor = ranked[0].score + float(np.log(answering.shipped_model().runner_up_share))
+    best_dated = dated[0].score if dated else float("-inf")
+    print(f"date rule '{question}': best sentence dated {ranked[0].fits_type}, best dated logit "
+          f"{best_dated:.4f} vs floor {floor:.4f}: margin {floor - best_dated:.4f}")  # fmt: skip
+
+
+def two_hop_margins(shared: Assistant, work: Path) -> None:
+    """test_two_hop: first confidence in [threshold, BRIDGE_BELOW), the bridge search's
+    confidence above the first plus HOP_GAIN."""
+    import json
+
+    from assistant.compose.bridge import BRIDGE_BELOW, HOP_GAIN, bridges
+    from tests.test_two_hop import QUESTION_ID, SAMPLE
+
+    question = next(q for q in json.loads(SAMPLE.read_text(encoding="utf-8")) if q["_id"] == QUESTION_ID)
+    folder = work / "hotpot"
+    folder.mkdir()
+    for k, (title, sentences) in enumerate(question["context"]):
+        (folder / f"p{k:02d}.txt").write_text(f"{title}\n\n{''.join(sentences).strip()}\n", encoding="utf-8")
+    assistant = Assistant(work / "hotpot-index", Settings(index_dir=work / "hotpot-index"), shared.embedder)
+    assistant.index_paths([folder])
+    context = assistant._context(question["question"], None, None, None, {})
+    assert context is not None and context.search_again is not None
+    candidates = answering.collect_candidates(context)
+    first = answering.confidence(candidates, context)
+    threshold = assistant.settings.abstain_threshold
+    print(f"two hop: first confidence {first:.4f}, margins {first - threshold:.4f} above the threshold, "
+          f"{BRIDGE_BELOW - first:.4f} below {BRIDGE_BELOW}")  # fmt: skip
+    for bridge in bridges(question["question"], [c.text for c in candidates], [c.score for c in candidates]):
+        hop = context.search_again(bridge.query)
+        assert hop is not None
+        second = answering.confidence(answering.collect_candidates(hop), hop)
+        print(f"    bridge {bridge.name!r}: confidence {second:.4f}, margin {second - first - HOP_GAIN:.4f}")
+
+
 def ranking_margins(assistant: Assistant) -> None:
     """'Resolution 598' search: the top passage must be the Zarif chunk holding 598."""
     snapshot = assistant.snapshot()
@@ -108,6 +152,8 @@ def main() -> None:
         for label, question, expected, history in FOLLOW_UPS:
             answer_margins(sample, label, question, expected, history)
         ranking_margins(sample)
+        date_rule_margin(sample)
+        two_hop_margins(sample, work)
         for label, (name, text, question, expected) in EXTRA_DOCUMENTS.items():
             if label.startswith("web_ui"):  # the browser tests' own documents and questions
                 import tests.test_web_ui as web
