@@ -17,6 +17,7 @@ from collections.abc import Sequence, Set
 from dataclasses import dataclass
 
 from assistant.answer_types import AnswerType, answer_type, can_answer
+from assistant.compose.authorship import authored_byline
 from assistant.compose.bridge import BRIDGE_BELOW, HOP_GAIN, bridges, describes_entity, mentions
 from assistant.compose.evidence import compose_answer
 from assistant.compose.evidence import refers_back as refers_back
@@ -195,6 +196,9 @@ class ExtractiveComposer:
     def compose(self, context: ComposeContext, abstain_threshold: float) -> Answer:
         candidates = collect_candidates(context)
         score = round(confidence(candidates, context, self.model), 4)
+        signed = authored_byline(context.question, [c.row.doc_id for c in context.chunks], context.snapshot)
+        if signed is not None:  # "who wrote <a retrieved document's title>": its byline answers
+            return compose_answer(context, [signed], max(score, abstain_threshold))
         weak = abstain_threshold <= score < BRIDGE_BELOW or describes_entity(context.question)
         if weak and context.search_again is not None:
             two_hop = self._second_hop(context, candidates, max(score + HOP_GAIN, abstain_threshold))

@@ -53,3 +53,19 @@ def test_the_author_is_recorded_from_the_byline(sample_assistant: Any) -> None:
     document = sample_assistant.get_document("zarif-how-iran-sees-the-path-to-peace")
     # indexes built before bylines were read lack the field; this one is built by the tests
     assert document.metadata.get("author") == "Mohammad Javad Zarif"
+
+
+def test_who_wrote_a_document_is_answered_from_its_byline(sample_assistant: Any) -> None:
+    answer = sample_assistant.ask("Who wrote the article about Iran's path to peace?")
+    assert not answer.abstained, answer.answer
+    assert_contract(answer, sample_assistant)
+    (citation,) = answer.citations
+    assert citation.quote == "By [Mohammad Javad Zarif](#)"
+    assert citation.highlight is not None
+    text = sample_assistant.get_document(citation.doc_id).text
+    assert text[citation.highlight[0] : citation.highlight[1]] == "Mohammad Javad Zarif"
+
+
+def test_who_wrote_a_work_no_title_names_does_not_cite_a_byline(sample_assistant: Any) -> None:
+    answer = sample_assistant.ask("Who wrote Hamlet?")
+    assert all(not c.quote.startswith("By ") for c in answer.citations), answer.answer

@@ -111,6 +111,12 @@ def byline_author(head: str) -> str | None:
     return " ".join(match.group(1).split())
 
 
+def byline_span(head: str) -> tuple[int, int] | None:
+    """Where the "By NAME" line is in a document's opening text (what an authorship answer cites)."""
+    match = _BYLINE.search(head)
+    return None if match is None else (match.start(1), match.end(1))
+
+
 def title_from_filename(path: Path) -> str:
     """'pezeshkian-foreign-policy-first-year.txt' -> 'Pezeshkian Foreign Policy First Year'."""
     words = re.split(r"[\s_\-.]+", path.stem)
