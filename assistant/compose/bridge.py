@@ -8,9 +8,11 @@ cover ("Shirley Temple government position held woman"). When the second search'
 more likely to answer than the first's, and the answer sentence's passage is about the bridge,
 the answer cites both: the bridge sentence and the answer sentence.
 
-A question takes the second hop when the first search answers it weakly, or when it describes
-an entity instead of naming it ("the woman who portrayed ...", "the director of ..."): then the
-best first sentence usually names that entity rather than answering. Other questions pay nothing.
+A question takes the second hop when the first search answers it weakly (above the abstention
+threshold, below BRIDGE_BELOW), or when it describes an entity by a relative clause instead of
+naming it ("the woman who portrayed ..."): then the best first sentence usually names that
+entity rather than answering, and even a refusal gets a second chance. Other questions pay
+nothing.
 """
 
 from __future__ import annotations
