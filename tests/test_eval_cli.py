@@ -256,6 +256,27 @@ def test_calibrate_sweeps_thresholds(small_gold: Path, sample_index_dir: Path, t
     assert "most accurate:" in result.output
 
 
+def test_calibrate_asks_once_only_when_answers_cannot_depend_on_the_threshold(
+    sample_index_dir: Path, sample_assistant: Any, caplog: pytest.LogCaptureFixture
+) -> None:
+    from assistant.evaluation.calibrate import Calibrator
+    from assistant.evaluation.gold import load_gold
+    from tests.helpers import assistant_on
+
+    records = load_gold(REPO_ROOT / "eval" / "sample.jsonl")[:6]
+    caplog.set_level("INFO", logger="assistant.evaluation.calibrate")
+    one_hop = assistant_on(sample_index_dir, sample_assistant, two_hop=False)
+    single = Calibrator(one_hop).run(records, [0.1, 0.5])
+    assert "asking again" not in caplog.text
+    # a second hop may replace a first answer between the threshold and BRIDGE_BELOW, so the
+    # sweep asks at every threshold rather than re-thresholding one pass
+    two_hop = assistant_on(sample_index_dir, sample_assistant)
+    again = Calibrator(two_hop).run(records, [0.1, 0.5])
+    assert "answers depend on the threshold: asking again at each of 2 thresholds" in caplog.text
+    assert [r.threshold for r in single] == [r.threshold for r in again] == [0.1, 0.5]
+    assert two_hop.settings.abstain_threshold == sample_assistant.settings.abstain_threshold  # restored
+
+
 def test_convert_subcommand_writes_corpus_and_gold(tmp_path: Path) -> None:
     root = tmp_path / "datasets" / "squad-v2.0-dev"
     root.mkdir(parents=True)

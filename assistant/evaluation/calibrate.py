@@ -8,8 +8,10 @@ precision/recall on unanswerable ones. Two values are recommended: the most accu
 SQuAD 2.0's official evaluation script), and the policy's: the highest threshold that refuses
 at most POLICY_FALSE_ABSTENTION of the answerable questions (docs/answer-model.md).
 
-When answers carry a `confidence`, one pass at the lowest threshold is enough (abstaining is
-monotone in the threshold); otherwise every threshold is asked again.
+When answers carry a `confidence` and do not depend on the threshold otherwise, one pass at the
+lowest threshold is enough (abstaining is monotone in the threshold). Two-hop answers do depend
+on it (a first answer between the threshold and BRIDGE_BELOW may be replaced), so with
+`two_hop` on, and for answers without a confidence, every threshold is asked again.
 """
 
 from __future__ import annotations
@@ -167,11 +169,11 @@ class Calibrator:
         try:
             first = self._answers(scored, grid[0], progress, 0, len(grid))
             observed = [_observe(r, a) for r, a in zip(scored, first, strict=True)]
-            if all(o is not None for o in observed):
+            if all(o is not None for o in observed) and not original.two_hop:
                 if progress:
                     progress(len(grid) * len(scored), len(grid) * len(scored))
                 return sweep([o for o in observed if o is not None], grid)
-            log.info("answers carry no confidence: asking again at each of %d thresholds", len(grid))
+            log.info("answers depend on the threshold: asking again at each of %d thresholds", len(grid))
             rows = [summarize(grid[0], [_outcome(r, a) for r, a in zip(scored, first, strict=True)])]
             for step, threshold in enumerate(grid[1:], start=1):
                 answers = self._answers(scored, threshold, progress, step, len(grid))
