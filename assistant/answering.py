@@ -18,8 +18,8 @@ from dataclasses import dataclass
 
 from assistant.answer_types import AnswerType, answer_type, can_answer
 from assistant.compose.authorship import authored_byline
-from assistant.compose.bridge import BRIDGE_BELOW, HOP_GAIN, bridges, describes_entity, mentions
-from assistant.compose.evidence import compose_answer
+from assistant.compose.bridge import BRIDGE_BELOW, HOP_GAIN, bridges, describes_entity
+from assistant.compose.evidence import compose_answer, mentions
 from assistant.compose.evidence import refers_back as refers_back
 from assistant.compose.features import candidate_matrix, decision_vector, question_vector
 from assistant.compose.scorer import AnswerModel, shipped_model

@@ -63,7 +63,7 @@ def test_the_bridge_answer_cites_the_person_and_the_company(
     assert "Tata Consultancy Services" in {p.title for p in answer.passages}
 
 
-def test_without_the_second_hop_the_company_paragraph_is_not_cited(
+def test_without_the_second_hop_the_answer_lacks_the_headquarters(
     hotpot_question: tuple[dict[str, Any], Path], hotpot_index: Path, sample_assistant: Any
 ) -> None:
     assistant = assistant_on(hotpot_index, sample_assistant, two_hop=False)

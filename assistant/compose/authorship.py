@@ -11,12 +11,11 @@ from __future__ import annotations
 
 import re
 from collections.abc import Sequence
-from dataclasses import dataclass
 
-from assistant.compose.evidence import BYLINE_CHARS
+from assistant.compose.evidence import BYLINE_CHARS, Piece, piece_of
 from assistant.ingest.loaders import byline_span
 from assistant.lexical import content_terms
-from assistant.store import ReadView, SentenceRow
+from assistant.store import ReadView
 
 _ASKS_AUTHOR = re.compile(
     r"\bwho\b[^?]*\b(?:wrote|writes|written|authored|penned)\b|\bauthors?\b|\bwritten by\b", re.I
@@ -34,15 +33,6 @@ TITLE_SHARE = 0.5
 MAX_BYLINE_SENTENCE = 8
 
 
-@dataclass(frozen=True, slots=True)
-class Byline:
-    """A document's byline sentence: what an authorship answer cites."""
-
-    row: SentenceRow
-    chunk_id: str
-    text: str
-
-
 def asks_for_author(question: str) -> bool:
     """Whether the question asks who wrote something ("Who wrote ...", "the author of ...")."""
     return bool(_ASKS_AUTHOR.search(question))
@@ -55,19 +45,18 @@ def names_title(question: str, title: str) -> bool:
     return bool(held) and len(held) >= TITLE_SHARE * len(asked)
 
 
-def byline(doc_id: str, snapshot: ReadView) -> Byline | None:
+def byline(doc_id: str, snapshot: ReadView) -> Piece | None:
     """The sentence holding the document's "By NAME" line near its start, if it has one."""
     span = byline_span(snapshot.text_slice(doc_id, 0, BYLINE_CHARS))
     if span is None:
         return None
     for row in snapshot.sentences(doc_id, 0, MAX_BYLINE_SENTENCE):
         if row.start <= span[0] < row.end:
-            chunk = snapshot.chunk_containing(doc_id, row.start, row.end)
-            return Byline(row, chunk, snapshot.text_slice(doc_id, row.start, row.end))
+            return piece_of(row, snapshot)
     return None
 
 
-def authored_byline(question: str, doc_ids: Sequence[str], snapshot: ReadView) -> Byline | None:
+def authored_byline(question: str, doc_ids: Sequence[str], snapshot: ReadView) -> Piece | None:
     """For an authorship question, the byline of the first retrieved document its title names."""
     if not asks_for_author(question):
         return None

@@ -89,8 +89,3 @@ def _modifies(sentence: str, start: int, end: int) -> bool:
         return False
     following = _MODIFIER.match(sentence, end)
     return following is not None and bool(content_terms(following.group(0)))
-
-
-def mentions(text: str, name: str) -> bool:
-    """Whether `text` names the bridge (all of the name's words occur in it)."""
-    return set(content_terms(name)) <= set(content_terms(text))

@@ -456,15 +456,16 @@ def _previous(row: SentenceRow, snapshot: ReadView) -> list[Piece]:
     if row.ord == 0:
         return []
     rows = snapshot.sentences(row.doc_id, max(0, row.ord - MAX_ANTECEDENTS), row.ord - 1)
-    pieces = [
-        Piece(
-            r,
-            snapshot.chunk_containing(r.doc_id, r.start, r.end),
-            snapshot.text_slice(r.doc_id, r.start, r.end),
-        )
-        for r in rows
-    ]
-    return pieces[::-1]
+    return [piece_of(r, snapshot) for r in reversed(rows)]
+
+
+def piece_of(row: SentenceRow, snapshot: ReadView) -> Piece:
+    """A stored sentence as an answer piece: its text and the chunk it is cited from."""
+    return Piece(
+        row,
+        snapshot.chunk_containing(row.doc_id, row.start, row.end),
+        snapshot.text_slice(row.doc_id, row.start, row.end),
+    )
 
 
 def _answer_names_before(
@@ -489,7 +490,7 @@ def _resolve_person(
     for before in previous:
         if looks_like_heading(before.text) or not names_someone(before.text, known):
             continue
-        if author and _mentions(before.text, author):
+        if author and mentions(before.text, author):
             authors[(row.doc_id, row.ord)] = author
         else:
             picked.setdefault((row.doc_id, before.row.ord), before)
@@ -504,7 +505,8 @@ def _author(doc_id: str, snapshot: ReadView) -> str | None:
     return byline_author(snapshot.text_slice(doc_id, 0, BYLINE_CHARS))
 
 
-def _mentions(text: str, name: str) -> bool:
+def mentions(text: str, name: str) -> bool:
+    """Whether `text` names `name` (case and spacing aside)."""
     return " ".join(name.lower().split()) in " ".join(text.lower().split())
 
 
@@ -512,7 +514,7 @@ def _in_author_paragraph(row: SentenceRow, author: str, snapshot: ReadView) -> b
     """Whether the paragraph holding `row` opens with the author's name (an author bio)."""
     head = snapshot.text_slice(row.doc_id, max(0, row.start - PARAGRAPH_LOOKBACK_CHARS), row.start)
     opening = head.rsplit("\n\n", 1)[-1]
-    return _mentions(_LEADING_MARKER.sub("", opening)[: len(author) + 10], author)
+    return mentions(_LEADING_MARKER.sub("", opening)[: len(author) + 10], author)
 
 
 def runs(pieces: list[Piece]) -> list[list[Piece]]:
