@@ -16,7 +16,7 @@ import uuid
 from collections.abc import Sequence, Set
 from dataclasses import dataclass
 
-from assistant.answer_types import AnswerType, answer_type, can_answer
+from assistant.compose.answer_types import AnswerType, answer_type, can_answer
 from assistant.compose.authorship import authored_byline
 from assistant.compose.bridge import BRIDGE_BELOW, HOP_GAIN, bridges, describes_entity
 from assistant.compose.evidence import compose_answer, mentions

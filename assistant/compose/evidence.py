@@ -45,7 +45,7 @@ from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Protocol
 
-from assistant.answer_types import AnswerType, answer_type
+from assistant.compose.answer_types import AnswerType, answer_type
 from assistant.ingest.loaders import byline_author
 from assistant.ingest.sentences import looks_like_heading
 from assistant.lexical import STOPWORDS, content_terms

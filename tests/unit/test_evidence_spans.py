@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from assistant.answer_types import answer_type
+from assistant.compose.answer_types import answer_type
 from assistant.compose.evidence import (
     answer_span,
     asks_for_list,

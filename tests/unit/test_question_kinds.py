@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from assistant.answer_types import AnswerType, answer_type, can_answer
+from assistant.compose.answer_types import AnswerType, answer_type, can_answer
 
 
 @pytest.mark.parametrize(
