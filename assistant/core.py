@@ -12,7 +12,7 @@ from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
-from assistant.answering import ExtractiveComposer
+from assistant.compose.extractive import ExtractiveComposer
 from assistant.compose.seam import (
     AnswerDelta,
     AnswerReady,
@@ -454,7 +454,7 @@ def _passages(snapshot: ReadView, chunks: list[RetrievedChunk]) -> list[Passage]
 def _empty_index_answer(question: str, timings: dict[str, float], started: float) -> Answer:
     import uuid
 
-    from assistant.answering import ABSTAIN_TEXT
+    from assistant.compose.extractive import ABSTAIN_TEXT
 
     timings["total"] = _ms(started)
     return Answer(

@@ -17,7 +17,7 @@ from pathlib import Path
 
 import numpy as np
 
-from assistant import answering
+from assistant.compose import extractive as answering
 from assistant.core import Assistant
 from assistant.settings import Settings
 from tests.conftest import CORPUS_DIR, EXAMPLE_QUESTION

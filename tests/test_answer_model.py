@@ -13,7 +13,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from assistant.answering import ExtractiveComposer
+from assistant.compose.extractive import ExtractiveComposer
 from assistant.compose.features import CANDIDATE_FEATURES, DECISION_FEATURES
 from assistant.compose.scorer import AnswerModel, shipped_model
 from assistant.compose.training import train_answer_model

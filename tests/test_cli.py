@@ -7,7 +7,7 @@ from pathlib import Path
 
 from click.testing import CliRunner
 
-from assistant.answering import ABSTAIN_TEXT
+from assistant.compose.extractive import ABSTAIN_TEXT
 from assistant.cli import main
 from assistant.models import Answer
 from tests.conftest import CORPUS_DIR, EXAMPLE_QUESTION

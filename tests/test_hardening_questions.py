@@ -13,7 +13,7 @@ from collections.abc import Iterator
 import pytest
 from fastapi.testclient import TestClient
 
-from assistant.answering import ABSTAIN_TEXT
+from assistant.compose.extractive import ABSTAIN_TEXT
 from assistant.core import Assistant
 from assistant.errors import InvalidQuestionError
 from assistant.models import Answer

@@ -15,7 +15,7 @@ from typing import Any
 
 import pytest
 
-from assistant.answering import ABSTAIN_TEXT
+from assistant.compose.extractive import ABSTAIN_TEXT
 from assistant.compose.seam import AnswerDelta, AnswerReady
 from assistant.core import Assistant
 from assistant.errors import AssistantError

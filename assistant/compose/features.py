@@ -19,7 +19,7 @@ from assistant.compose.answer_types import AnswerType, answer_type, has_date, ha
 from assistant.lexical import STOPWORDS, content_terms
 
 if TYPE_CHECKING:
-    from assistant.answering import _Candidate
+    from assistant.compose.extractive import _Candidate
     from assistant.compose.seam import ComposeContext
 
 #: the hand-set sentence score of the first composer, kept as one feature among many

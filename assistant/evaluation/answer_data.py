@@ -26,7 +26,7 @@ from typing import TYPE_CHECKING
 
 import numpy as np
 
-from assistant.answering import abstention, collect_candidates
+from assistant.compose.extractive import abstention, collect_candidates
 from assistant.compose.features import (
     CANDIDATE_FEATURES,
     QUESTION_FEATURES,
@@ -93,7 +93,7 @@ class FeatureRecorder:
         self.last: tuple[np.ndarray, np.ndarray, list[str]] | None = None
 
     def compose(self, context: ComposeContext, abstain_threshold: float) -> Answer:
-        from assistant.answering import _idf_weights
+        from assistant.compose.extractive import _idf_weights
         from assistant.lexical import content_terms
 
         candidates = collect_candidates(context)

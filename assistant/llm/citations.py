@@ -20,7 +20,7 @@ from collections.abc import Callable
 
 import numpy as np
 
-from assistant.answering import refers_back
+from assistant.compose.extractive import refers_back
 from assistant.compose.seam import ComposeContext
 from assistant.lexical import content_terms
 from assistant.models import Citation, DocumentMeta, page_at

@@ -21,7 +21,7 @@ from typing import Literal
 
 from langchain_core.language_models import BaseChatModel
 
-from assistant.answering import abstention
+from assistant.compose.extractive import abstention
 from assistant.compose.seam import AnswerDelta, AnswerReady, ComposeContext, Composer, StreamEvent
 from assistant.llm.citations import CitationResolver, Embed
 from assistant.llm.prompt import build_messages, says_not_in_documents

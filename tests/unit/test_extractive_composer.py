@@ -7,7 +7,7 @@ import re
 import numpy as np
 import pytest
 
-from assistant.answering import ExtractiveComposer, _Candidate, _select
+from assistant.compose.extractive import ExtractiveComposer, _Candidate, _select
 from assistant.models import Answer
 from assistant.store import SentenceRow
 from tests.unit.conftest import HARBOUR
