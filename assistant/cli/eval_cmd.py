@@ -410,7 +410,7 @@ def train_answer_model_command(
 ) -> None:
     """Train the answer model (selector, abstention, calibration) on SQuAD 2.0 split by article."""
     from assistant.compose.scorer import ARTIFACT
-    from assistant.compose.training import train_answer_model
+    from assistant.evaluation.training import train_answer_model
 
     target = out or ARTIFACT
     trained = train_answer_model(

@@ -1,6 +1,6 @@
 """Features of candidate sentences and of a question's evidence, for the learned answer model.
 
-Training (`assistant.compose.training`) and serving (`assistant.compose.scorer`) both build
+Training (`assistant.evaluation.training`) and serving (`assistant.compose.scorer`) both build
 their inputs here, from the same candidates the composer sees, so what the model learned is
 what it is asked. Everything is cheap: a few regexes per sentence and numpy over ~30 rows.
 """

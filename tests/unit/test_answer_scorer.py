@@ -10,7 +10,7 @@ import pytest
 
 from assistant.compose.features import CANDIDATE_FEATURES, DECISION_FEATURES, QUESTION_FEATURES, key_terms
 from assistant.compose.scorer import AnswerModel, LinearModel
-from assistant.compose.training import (
+from assistant.evaluation.training import (
     chosen_sets,
     fit_abstention,
     fit_selector,
