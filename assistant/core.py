@@ -250,7 +250,7 @@ class Assistant:
                 raise InvalidQuestionError(
                     "the llm composer needs a model: set ASSISTANT_LLM (e.g. ollama:llama3.1)"
                 )
-            from assistant.llm import make_llm_composer
+            from assistant.compose.llm import make_llm_composer
 
             self._composers["llm"] = make_llm_composer(
                 self.settings, fallback=self.extractive, embed=self.embed_query

@@ -346,7 +346,7 @@ def test_settings_reach_the_provider_clients() -> None:
     from langchain_ollama import ChatOllama
     from langchain_openai import ChatOpenAI
 
-    from assistant.llm.chat_model import build_chat_model
+    from assistant.compose.llm.chat_model import build_chat_model
 
     url = "http://127.0.0.1:11434"
     ollama = build_chat_model(Settings(llm="ollama:llama3.1:8b", llm_base_url=url, llm_max_tokens=64))
