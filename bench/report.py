@@ -326,7 +326,7 @@ def query_quality_tables(quality: dict[str, Any]) -> list[str]:
 
 def scale_summary(scale: dict[str, Any]) -> list[list[str]]:
     """Rows for the 1M-chunk goals: recall@10 at the default efSearch, ask p95, resident memory."""
-    from assistant.vector_index import HNSW_EF_SEARCH
+    from assistant.store.snapshot.vector_index import HNSW_EF_SEARCH
 
     rows: list[list[str]] = []
     n = f"{scale['n']:,}"

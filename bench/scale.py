@@ -131,7 +131,7 @@ def measure(folder: Path, queries_path: Path, truth_path: Path, mmap: bool) -> d
     """Load an index like a server would and time single queries (run in a fresh process)."""
     import faiss
 
-    import assistant.vector_index as vi
+    import assistant.store.snapshot.vector_index as vi
 
     faiss.omp_set_num_threads(1)  # one query at a time: threads only add overhead
     before, _ = rss_mb()
@@ -186,7 +186,7 @@ def build_snapshot(index_dir: Path, texts: list[str], vectors_dir: Path, n: int)
     from assistant.settings import BUNDLED_MODEL
     from assistant.store import FORMAT_VERSION, Manifest, NewChunk
     from assistant.store.snapshot.store import IndexStore
-    from assistant.vector_index import VectorIndex
+    from assistant.store.snapshot.vector_index import VectorIndex
 
     class _Sink:  # the writer's own index is replaced by the prebuilt one below
         def add(self, *_: Any) -> None:
@@ -316,7 +316,7 @@ def main() -> None:
     np.save(work / "queries.npy", queries)
     np.save(work / "truth.npy", truth)
 
-    from assistant.vector_index import VectorIndex
+    from assistant.store.snapshot.vector_index import VectorIndex
 
     results: dict[str, Any] = {
         "n": args.n,

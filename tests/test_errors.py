@@ -35,7 +35,7 @@ from assistant.ingest.loaders import load_file
 from assistant.server.errors import status_for
 from assistant.settings import Settings
 from assistant.store.snapshot.store import IndexStore
-from assistant.vector_index import VectorIndex
+from assistant.store.snapshot.vector_index import VectorIndex
 from tests.helpers import app_on, subprocess_env
 
 # --- a bad environment value --------------------------------------------------------------

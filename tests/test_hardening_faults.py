@@ -267,7 +267,7 @@ def _enospc(*args: Any, **kwargs: Any) -> None:
 
 INJECTIONS: dict[str, tuple[str, Callable[..., None]]] = {
     # FAISS writes through a Python file, so a full disk reaches it as OSError(ENOSPC)
-    "faiss-write": ("assistant.vector_index.faiss.write_index", _enospc),
+    "faiss-write": ("assistant.store.snapshot.vector_index.faiss.write_index", _enospc),
     "manifest-write": ("assistant.fileio.write_durably", _enospc),
     "folder-rename": ("assistant.store.snapshot.writer.os.replace", _enospc),
     "sqlite-copy": ("assistant.store.snapshot.writer.SnapshotWriter.__init__", _enospc),

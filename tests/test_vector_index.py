@@ -7,8 +7,8 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-import assistant.vector_index as vi
-from assistant.vector_index import VectorIndex, choose_kind
+import assistant.store.snapshot.vector_index as vi
+from assistant.store.snapshot.vector_index import VectorIndex, choose_kind
 
 DIM = 64
 

@@ -20,7 +20,7 @@ from assistant.store.fusion import fused_search
 from assistant.store.manifest import REBUILD_HINT, Manifest, version_error
 from assistant.store.protocol import ChunkRow, SearchMode, SearchRequest, SentenceRow, chunk_key
 from assistant.store.snapshot.layout import SCHEMA, SNAPSHOTS_DIR
-from assistant.vector_index import VectorIndex
+from assistant.store.snapshot.vector_index import VectorIndex
 
 #: read connections per open snapshot: queries beyond this many at once wait for one
 READ_CONNECTIONS = 4

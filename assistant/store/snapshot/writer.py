@@ -30,7 +30,7 @@ from assistant.store.manifest import FORMAT_VERSION, Manifest
 from assistant.store.protocol import NewChunk
 from assistant.store.snapshot.layout import CURRENT_FILE, SCHEMA, SNAPSHOTS_DIR, connect_for_writing
 from assistant.store.snapshot.reader import Snapshot
-from assistant.vector_index import VectorIndex, VectorWriteError, choose_kind
+from assistant.store.snapshot.vector_index import VectorIndex, VectorWriteError, choose_kind
 
 if TYPE_CHECKING:
     from assistant.store.snapshot.store import IndexStore
