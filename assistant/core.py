@@ -29,7 +29,7 @@ from assistant.errors import (
     ModelMismatchError,
 )
 from assistant.indexing import Progress, build_index, remove_document
-from assistant.lexical import content_terms
+from assistant.store.lexical import content_terms
 from assistant.models import (
     Answer,
     DocumentInfo,

@@ -15,7 +15,7 @@ import pytest
 
 from assistant.core import Assistant
 from assistant.errors import DocumentNotFoundError
-from assistant.lexical import content_terms
+from assistant.store.lexical import content_terms
 from assistant.models import SearchFilters
 from assistant.settings import Settings
 from tests.conftest import CORPUS_DIR, EXAMPLE_QUESTION

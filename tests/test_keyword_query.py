@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import sqlite3
 
-from assistant.lexical import KEYWORD_POSTING_BUDGET, fts_match_query, index_terms, stem
+from assistant.store.lexical import KEYWORD_POSTING_BUDGET, fts_match_query, index_terms, stem
 
 NORMANS = [stem(w) for w in ("year", "normans", "conquer", "england")]
 

@@ -14,7 +14,7 @@ from collections.abc import Sequence
 
 from assistant.compose.evidence import BYLINE_CHARS, Piece, piece_of
 from assistant.ingest.loaders import byline_span
-from assistant.lexical import content_terms
+from assistant.store.lexical import content_terms
 from assistant.store import ReadView
 
 _ASKS_AUTHOR = re.compile(

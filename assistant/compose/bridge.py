@@ -22,7 +22,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 
 from assistant.compose.evidence import known_names, names
-from assistant.lexical import content_terms, words
+from assistant.store.lexical import content_terms, words
 
 #: a first answer at least this likely is kept without a second search
 BRIDGE_BELOW = 0.5

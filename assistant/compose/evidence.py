@@ -48,7 +48,7 @@ from typing import TYPE_CHECKING, Protocol
 from assistant.compose.answer_types import AnswerType, answer_type
 from assistant.ingest.loaders import byline_author
 from assistant.ingest.sentences import looks_like_heading
-from assistant.lexical import STOPWORDS, content_terms
+from assistant.store.lexical import STOPWORDS, content_terms
 from assistant.models import Answer, Citation, page_at
 from assistant.store import SentenceRow
 

@@ -16,7 +16,7 @@ from typing import TYPE_CHECKING
 import numpy as np
 
 from assistant.compose.answer_types import AnswerType, answer_type, has_date, has_new_name, has_number
-from assistant.lexical import STOPWORDS, content_terms
+from assistant.store.lexical import STOPWORDS, content_terms
 
 if TYPE_CHECKING:
     from assistant.compose.extractive import _Candidate

@@ -94,7 +94,7 @@ class FeatureRecorder:
 
     def compose(self, context: ComposeContext, abstain_threshold: float) -> Answer:
         from assistant.compose.extractive import _idf_weights
-        from assistant.lexical import content_terms
+        from assistant.store.lexical import content_terms
 
         candidates = collect_candidates(context)
         weights = _idf_weights(context.snapshot, content_terms(context.query_text))

@@ -11,7 +11,7 @@ from typing import TYPE_CHECKING, Protocol
 
 import numpy as np
 
-from assistant.lexical import fts_match_query, stem, words
+from assistant.store.lexical import fts_match_query, stem, words
 
 if TYPE_CHECKING:
     from assistant.store.protocol import SearchMode, SearchRequest

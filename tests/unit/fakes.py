@@ -18,7 +18,7 @@ import numpy as np
 from assistant.compose.seam import ComposeContext
 from assistant.ingest.chunking import chunk_sentences
 from assistant.ingest.sentences import split_sentences
-from assistant.lexical import content_terms
+from assistant.store.lexical import content_terms
 from assistant.models import DocumentMeta, Passage
 from assistant.retrieval import retrieve
 from assistant.store import (

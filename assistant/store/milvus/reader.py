@@ -11,7 +11,7 @@ from typing import Any
 import numpy as np
 from pymilvus import AnnSearchRequest, MilvusClient, RRFRanker
 
-from assistant.lexical import content_terms
+from assistant.store.lexical import content_terms
 from assistant.models import DocumentMeta
 from assistant.store.fusion import RRF_K
 from assistant.store.manifest import Manifest

@@ -18,7 +18,7 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 
 from assistant.errors import ModelMismatchError
-from assistant.lexical import content_terms
+from assistant.store.lexical import content_terms
 from assistant.store.manifest import FORMAT_VERSION, Manifest
 from assistant.store.milvus.reader import QUERY_LIMIT, STRONG, query_all, version_name
 from assistant.store.milvus.schema import PLACEHOLDER, ROW_KINDS, TEXT_PART, quoted, visible

@@ -12,7 +12,7 @@ from __future__ import annotations
 import sqlite3
 from pathlib import Path
 
-from assistant.lexical import index_terms
+from assistant.store.lexical import index_terms
 
 CURRENT_FILE = "CURRENT"
 SNAPSHOTS_DIR = "snapshots"

@@ -25,7 +25,7 @@ import numpy as np
 
 from assistant import fileio
 from assistant.errors import IndexWriteError, ModelMismatchError
-from assistant.lexical import content_terms
+from assistant.store.lexical import content_terms
 from assistant.store.manifest import FORMAT_VERSION, Manifest
 from assistant.store.protocol import NewChunk
 from assistant.store.snapshot.layout import CURRENT_FILE, SCHEMA, SNAPSHOTS_DIR, connect_for_writing
