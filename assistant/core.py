@@ -44,7 +44,7 @@ from assistant.settings import Settings
 from assistant.store import FORMAT_VERSION, Manifest, ReadView, chunk_key, open_store
 
 if TYPE_CHECKING:
-    from assistant.feedback import FeedbackStore
+    from assistant.state.feedback import FeedbackStore
 
 log = logging.getLogger(__name__)
 
@@ -406,7 +406,7 @@ class Assistant:
     def feedback(self) -> FeedbackStore:
         """Ratings of answers from every front end, in SQLite next to the index."""
         if self._feedback is None:
-            from assistant.feedback import FeedbackStore
+            from assistant.state.feedback import FeedbackStore
 
             self._feedback = FeedbackStore(self.index_dir / "feedback.sqlite")
         return self._feedback

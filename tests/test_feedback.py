@@ -9,7 +9,7 @@ from pathlib import Path
 import pytest
 
 from assistant.errors import StateVersionError
-from assistant.feedback import FEEDBACK_FILENAME, MIGRATIONS, FeedbackStore
+from assistant.state.feedback import FEEDBACK_FILENAME, MIGRATIONS, FeedbackStore
 
 
 def test_add_then_list_returns_newest_first(tmp_path: Path) -> None:

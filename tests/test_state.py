@@ -28,7 +28,7 @@ from assistant.fileio import file_checksum
 from assistant.models import IndexReport
 from assistant.server.jobs import INTERRUPTED, JOBS_FILENAME, JobManager
 from assistant.slack.dedupe import DEDUPE_FILENAME, Deduplicator
-from assistant.sqlite_state import StateDB
+from assistant.state.migrations import StateDB
 from assistant.store import FORMAT_VERSION
 from assistant.store.snapshot.layout import CURRENT_FILE, SNAPSHOTS_DIR
 from assistant.store.snapshot.writer import PAUSE_ENV

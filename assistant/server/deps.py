@@ -8,7 +8,7 @@ from fastapi import Depends, Request, Security
 from fastapi.security import HTTPAuthorizationCredentials
 
 from assistant.core import Assistant
-from assistant.feedback import FeedbackStore
+from assistant.state.feedback import FeedbackStore
 from assistant.server.auth import (
     RateLimiter,
     bearer_scheme,
@@ -36,7 +36,7 @@ async def get_jobs(request: Request) -> JobManager:
 
 
 async def get_feedback(assistant: Annotated[Assistant, Depends(get_assistant)]) -> FeedbackStore:
-    return assistant.feedback
+    return assistant.state.feedback
 
 
 SettingsDep = Annotated[Settings, Depends(get_settings)]

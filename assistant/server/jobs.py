@@ -31,7 +31,7 @@ from pydantic import BaseModel
 
 from assistant.errors import AssistantError, user_message
 from assistant.models import IndexReport, SkippedFile
-from assistant.sqlite_state import Migration, StateDB
+from assistant.state.migrations import Migration, StateDB
 
 log = logging.getLogger(__name__)
 

@@ -15,7 +15,7 @@ from collections.abc import Callable, Hashable
 from pathlib import Path
 from typing import Generic, TypeVar
 
-from assistant.sqlite_state import Migration, StateDB
+from assistant.state.migrations import Migration, StateDB
 
 V = TypeVar("V")
 

@@ -1,6 +1,6 @@
 """Answer feedback (thumbs up/down plus a comment) kept in SQLite next to the index.
 
-The file is a StateDB (assistant/sqlite_state.py): one instance can be shared by the server's
+The file is a StateDB (assistant/state/migrations.py): one instance can be shared by the server's
 worker threads, and another process (the Slack bot) can write the same file at the same time.
 The question's length is checked where it arrives, against ASSISTANT_MAX_QUESTION_CHARS.
 """
@@ -14,7 +14,7 @@ from pathlib import Path
 from typing import Any, Literal, get_args
 
 from assistant.errors import InvalidFeedbackError
-from assistant.sqlite_state import Migration, StateDB
+from assistant.state.migrations import Migration, StateDB
 
 log = logging.getLogger(__name__)
 

@@ -1,0 +1,1 @@
+"""Service state kept in SQLite beside the index: schema migrations and user feedback."""
