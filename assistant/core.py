@@ -39,7 +39,7 @@ from assistant.models import (
     Passage,
     SearchFilters,
 )
-from assistant.retrieval import RetrievedChunk, SearchMode, retrieve
+from assistant.retrieval.hybrid import RetrievedChunk, SearchMode, retrieve
 from assistant.settings import Settings
 from assistant.store import FORMAT_VERSION, Manifest, ReadView, chunk_key, open_store
 

@@ -9,7 +9,7 @@ from typing import TYPE_CHECKING, Protocol, runtime_checkable
 import numpy as np
 
 from assistant.models import Answer, Passage
-from assistant.retrieval import RetrievedChunk
+from assistant.retrieval.hybrid import RetrievedChunk
 
 if TYPE_CHECKING:
     from assistant.store import ReadView

@@ -20,7 +20,7 @@ from assistant.ingest.chunking import chunk_sentences
 from assistant.ingest.sentences import split_sentences
 from assistant.store.lexical import content_terms
 from assistant.models import DocumentMeta, Passage
-from assistant.retrieval import retrieve
+from assistant.retrieval.hybrid import retrieve
 from assistant.store import (
     FORMAT_VERSION,
     ChunkRow,

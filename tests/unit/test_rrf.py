@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from assistant.retrieval import retrieve
+from assistant.retrieval.hybrid import retrieve
 from assistant.store.fusion import RRF_K, reciprocal_rank_fusion
 from tests.unit.conftest import HARBOUR, TALKS
 from tests.unit.fakes import FakeEmbedder, FakeSnapshot

@@ -11,7 +11,7 @@ from collections.abc import Sequence
 
 from langchain_core.messages import BaseMessage, HumanMessage, SystemMessage
 
-from assistant.retrieval import RetrievedChunk
+from assistant.retrieval.hybrid import RetrievedChunk
 
 NO_ANSWER_REPLY = "The answer is not in the documents."
 
