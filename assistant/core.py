@@ -322,7 +322,7 @@ class Assistant:
 
     def as_retriever(self, top_k: int | None = None) -> Any:
         """A langchain_core BaseRetriever over this assistant's hybrid search."""
-        from assistant.langchain_retriever import AssistantRetriever
+        from assistant.retrieval.langchain_adapter import AssistantRetriever
 
         return AssistantRetriever(assistant=self, top_k=self._top_k(top_k))
 
