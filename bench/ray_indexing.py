@@ -68,7 +68,7 @@ def main() -> None:
     os.environ.setdefault("HF_HUB_OFFLINE", "1")
     corpus = _corpus(args.files)
 
-    from assistant.indexing_ray import connect
+    from assistant.indexing.ray_runner import connect
 
     started = time.perf_counter()
     connect("local")

@@ -9,7 +9,7 @@ import numpy as np
 
 from assistant.core import Assistant
 from assistant.embedding import SentenceTransformerEmbedder
-from assistant.indexing import LATE_POOLED
+from assistant.indexing.pipeline import LATE_POOLED
 
 SENTENCES = [
     "The treaty was signed in Vienna in 1815 after months of negotiation.",

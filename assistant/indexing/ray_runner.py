@@ -18,7 +18,7 @@ import numpy as np
 
 from assistant.embedding import Embedder, SentenceTransformerEmbedder
 from assistant.errors import ConfigError, IndexWriteError
-from assistant.indexing import EmbeddedBatch, Job, Outcome, embed_batch, prepare_or_reason
+from assistant.indexing.pipeline import EmbeddedBatch, Job, Outcome, embed_batch, prepare_or_reason
 from assistant.settings import Settings
 
 log = logging.getLogger(__name__)

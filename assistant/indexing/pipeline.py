@@ -293,7 +293,7 @@ def build_index(
         done = len(files) - len(jobs)  # unchanged, repeated or unreadable: settled already
         runner = run_local
         if settings.ray_address is not None:
-            from assistant.indexing_ray import run_on_ray
+            from assistant.indexing.ray_runner import run_on_ray
 
             runner = run_on_ray
         reserved: set[str] = set()
