@@ -29,7 +29,6 @@ from assistant.errors import (
     ModelMismatchError,
 )
 from assistant.indexing.pipeline import Progress, build_index, remove_document
-from assistant.store.lexical import content_terms
 from assistant.models import (
     Answer,
     DocumentInfo,
@@ -42,6 +41,7 @@ from assistant.models import (
 from assistant.retrieval.hybrid import RetrievedChunk, SearchMode, retrieve
 from assistant.settings import Settings
 from assistant.store import FORMAT_VERSION, Manifest, ReadView, chunk_key, open_store
+from assistant.store.lexical import content_terms
 
 if TYPE_CHECKING:
     from assistant.state.feedback import FeedbackStore

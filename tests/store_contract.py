@@ -15,9 +15,9 @@ import pytest
 
 from assistant.core import Assistant
 from assistant.errors import DocumentNotFoundError
-from assistant.store.lexical import content_terms
 from assistant.models import SearchFilters
 from assistant.settings import Settings
+from assistant.store.lexical import content_terms
 from tests.conftest import CORPUS_DIR, EXAMPLE_QUESTION
 from tests.helpers import assert_contract
 

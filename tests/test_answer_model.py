@@ -16,9 +16,9 @@ import pytest
 from assistant.compose.extractive import ExtractiveComposer
 from assistant.compose.features import CANDIDATE_FEATURES, DECISION_FEATURES
 from assistant.compose.scorer import AnswerModel, shipped_model
-from assistant.evaluation.training import train_answer_model
 from assistant.core import Assistant
 from assistant.evaluation.converters import convert_squad
+from assistant.evaluation.training import train_answer_model
 from assistant.settings import Settings
 
 #: four small articles, two paragraphs each: (title, paragraphs, [(question, answer or None), ...])

@@ -7,8 +7,8 @@ from pathlib import Path
 
 from click.testing import CliRunner
 
-from assistant.compose.extractive import ABSTAIN_TEXT
 from assistant.cli import main
+from assistant.compose.extractive import ABSTAIN_TEXT
 from assistant.models import Answer
 from tests.conftest import CORPUS_DIR, EXAMPLE_QUESTION
 

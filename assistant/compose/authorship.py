@@ -14,8 +14,8 @@ from collections.abc import Sequence
 
 from assistant.compose.evidence import BYLINE_CHARS, Piece, piece_of
 from assistant.ingest.loaders import byline_span
-from assistant.store.lexical import content_terms
 from assistant.store import ReadView
+from assistant.store.lexical import content_terms
 
 _ASKS_AUTHOR = re.compile(
     r"\bwho\b[^?]*\b(?:wrote|writes|written|authored|penned)\b|\bauthors?\b|\bwritten by\b", re.I

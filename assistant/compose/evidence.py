@@ -48,9 +48,9 @@ from typing import TYPE_CHECKING, Protocol
 from assistant.compose.answer_types import AnswerType, answer_type
 from assistant.ingest.loaders import byline_author
 from assistant.ingest.sentences import looks_like_heading
-from assistant.store.lexical import STOPWORDS, content_terms
 from assistant.models import Answer, Citation, page_at
 from assistant.store import SentenceRow
+from assistant.store.lexical import STOPWORDS, content_terms
 
 if TYPE_CHECKING:
     from assistant.compose.seam import ComposeContext

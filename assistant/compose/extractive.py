@@ -25,9 +25,9 @@ from assistant.compose.features import candidate_matrix, decision_vector, questi
 from assistant.compose.scorer import AnswerModel, shipped_model
 from assistant.compose.seam import ComposeContext
 from assistant.ingest.sentences import looks_like_heading
-from assistant.store.lexical import content_terms
 from assistant.models import Answer
 from assistant.store import ReadView, SentenceRow, chunk_key
+from assistant.store.lexical import content_terms
 
 ABSTAIN_TEXT = "The documents do not cover this question, so there is no answer to give."
 

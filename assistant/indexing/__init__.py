@@ -1,1 +1,1 @@
-"""Indexing: the shared prepare/embed pipeline, its local and Ray runners, and the build that writes a snapshot."""
+"""Indexing: the shared prepare/embed pipeline, its local and Ray runners, and the build."""

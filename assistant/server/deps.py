@@ -8,7 +8,6 @@ from fastapi import Depends, Request, Security
 from fastapi.security import HTTPAuthorizationCredentials
 
 from assistant.core import Assistant
-from assistant.state.feedback import FeedbackStore
 from assistant.server.auth import (
     RateLimiter,
     bearer_scheme,
@@ -18,6 +17,7 @@ from assistant.server.auth import (
 )
 from assistant.server.jobs import JobManager
 from assistant.settings import Settings
+from assistant.state.feedback import FeedbackStore
 
 
 async def get_settings(request: Request) -> Settings:
@@ -36,7 +36,7 @@ async def get_jobs(request: Request) -> JobManager:
 
 
 async def get_feedback(assistant: Annotated[Assistant, Depends(get_assistant)]) -> FeedbackStore:
-    return assistant.state.feedback
+    return assistant.feedback
 
 
 SettingsDep = Annotated[Settings, Depends(get_settings)]

@@ -18,7 +18,6 @@ import numpy as np
 from assistant.compose.seam import ComposeContext
 from assistant.ingest.chunking import chunk_sentences
 from assistant.ingest.sentences import split_sentences
-from assistant.store.lexical import content_terms
 from assistant.models import DocumentMeta, Passage
 from assistant.retrieval.hybrid import retrieve
 from assistant.store import (
@@ -32,6 +31,7 @@ from assistant.store import (
     chunk_key,
 )
 from assistant.store.fusion import fused_search
+from assistant.store.lexical import content_terms
 
 DIMENSION = 256
 _QUOTED = re.compile(r'"((?:[^"]|"")*)"')

@@ -10,6 +10,10 @@ import pytest
 
 from assistant.compose.features import CANDIDATE_FEATURES, DECISION_FEATURES, QUESTION_FEATURES, key_terms
 from assistant.compose.scorer import AnswerModel, LinearModel
+from assistant.errors import ConfigError
+from assistant.evaluation.answer_data import FeatureSet
+from assistant.evaluation.calibrate import ThresholdRow
+from assistant.evaluation.calibrate import policy_threshold as sweep_policy
 from assistant.evaluation.training import (
     chosen_sets,
     fit_abstention,
@@ -17,10 +21,6 @@ from assistant.evaluation.training import (
     policy_threshold,
     reliability,
 )
-from assistant.errors import ConfigError
-from assistant.evaluation.answer_data import FeatureSet
-from assistant.evaluation.calibrate import ThresholdRow
-from assistant.evaluation.calibrate import policy_threshold as sweep_policy
 
 SIMILARITY = CANDIDATE_FEATURES.index("similarity")
 

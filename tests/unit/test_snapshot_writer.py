@@ -11,8 +11,8 @@ from pathlib import Path
 import pytest
 
 from assistant.errors import ModelMismatchError
-from assistant.store.lexical import fts_match_query, stem
 from assistant.store import FORMAT_VERSION, Manifest
+from assistant.store.lexical import fts_match_query, stem
 from assistant.store.snapshot.layout import SNAPSHOTS_DIR
 from assistant.store.snapshot.reader import Snapshot
 from assistant.store.snapshot.store import IndexStore

@@ -5,10 +5,10 @@ Needs the `llm` extra (`pip install -e '.[llm]'`) for Ollama and OpenAI-compatib
 
 from __future__ import annotations
 
-from assistant.compose.seam import Composer
 from assistant.compose.llm.chat_model import LLMConfigError, build_chat_model
 from assistant.compose.llm.citations import Embed
 from assistant.compose.llm.composer import LLMComposer
+from assistant.compose.seam import Composer
 from assistant.settings import Settings
 
 __all__ = ["LLMComposer", "LLMConfigError", "make_llm_composer"]

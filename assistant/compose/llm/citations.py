@@ -22,9 +22,9 @@ import numpy as np
 
 from assistant.compose.extractive import refers_back
 from assistant.compose.seam import ComposeContext
-from assistant.store.lexical import content_terms
 from assistant.models import Citation, DocumentMeta, page_at
 from assistant.store import SentenceRow, chunk_key
+from assistant.store.lexical import content_terms
 
 Embed = Callable[[str], np.ndarray]
 

@@ -22,10 +22,10 @@ from typing import Literal
 from langchain_core.language_models import BaseChatModel
 
 from assistant.compose.extractive import abstention
-from assistant.compose.seam import AnswerDelta, AnswerReady, ComposeContext, Composer, StreamEvent
 from assistant.compose.llm.citations import CitationResolver, Embed
 from assistant.compose.llm.prompt import build_messages, says_not_in_documents
 from assistant.compose.llm.reply import deadline_after, reply_pieces
+from assistant.compose.seam import AnswerDelta, AnswerReady, ComposeContext, Composer, StreamEvent
 from assistant.models import Answer
 
 log = logging.getLogger(__name__)

@@ -7,10 +7,10 @@ from typing import Annotated, Literal
 from fastapi import APIRouter, Query
 from pydantic import BaseModel, Field
 
-from assistant.state.feedback import MAX_COMMENT_CHARS, MAX_ID_CHARS
 from assistant.server.deps import FeedbackDep, RateLimited, ReadAccess, SettingsDep, WriteAccess
 from assistant.server.errors import error_responses
 from assistant.server.routes.ask import check_question_length
+from assistant.state.feedback import MAX_COMMENT_CHARS, MAX_ID_CHARS
 
 router = APIRouter(tags=["feedback"])
 

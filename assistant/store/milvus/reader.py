@@ -11,9 +11,9 @@ from typing import Any
 import numpy as np
 from pymilvus import AnnSearchRequest, MilvusClient, RRFRanker
 
-from assistant.store.lexical import content_terms
 from assistant.models import DocumentMeta
 from assistant.store.fusion import RRF_K
+from assistant.store.lexical import content_terms
 from assistant.store.manifest import Manifest
 from assistant.store.milvus.schema import TEXT_PART, quoted, visible
 from assistant.store.protocol import ChunkRow, SearchMode, SearchRequest, SentenceRow, chunk_key
