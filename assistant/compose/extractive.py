@@ -14,11 +14,11 @@ from __future__ import annotations
 import math
 import uuid
 from collections.abc import Sequence, Set
-from dataclasses import dataclass
 
 from assistant.compose.answer_types import AnswerType, answer_type, can_answer
 from assistant.compose.authorship import authored_byline
 from assistant.compose.bridge import BRIDGE_BELOW, HOP_GAIN, bridges, describes_entity
+from assistant.compose.candidate import Candidate
 from assistant.compose.evidence import compose_answer, mentions
 from assistant.compose.evidence import refers_back as refers_back
 from assistant.compose.features import candidate_matrix, decision_vector, question_vector
@@ -26,7 +26,7 @@ from assistant.compose.scorer import AnswerModel, shipped_model
 from assistant.compose.seam import ComposeContext
 from assistant.ingest.sentences import looks_like_heading
 from assistant.models import Answer
-from assistant.store import ReadView, SentenceRow, chunk_key
+from assistant.store import ReadView, chunk_key
 from assistant.store.lexical import content_terms
 
 ABSTAIN_TEXT = "The documents do not cover this question, so there is no answer to give."
@@ -34,20 +34,6 @@ ABSTAIN_TEXT = "The documents do not cover this question, so there is no answer 
 #: two sentences this similar say the same thing; keep one
 DUPLICATE_SIMILARITY = 0.9
 MAX_ANSWER_WORDS = 90
-
-
-@dataclass(slots=True)
-class _Candidate:
-    """A sentence of the retrieved passages; `score` is the learned selector's logit."""
-
-    row: SentenceRow
-    chunk_id: str
-    text: str
-    similarity: float
-    coverage: float
-    fits_type: bool
-    terms: frozenset[str] = frozenset()
-    score: float = 0.0
 
 
 def _idf_weights(snapshot: ReadView, terms: Sequence[str]) -> dict[str, float]:
@@ -63,7 +49,7 @@ def _coverage(weights: dict[str, float], terms: Set[str]) -> float:
     return sum(w for t, w in weights.items() if t in terms) / mass
 
 
-def collect_candidates(context: ComposeContext) -> list[_Candidate]:
+def collect_candidates(context: ComposeContext) -> list[Candidate]:
     """Every sentence of the retrieved chunks once, scored against the question."""
     from assistant.store import chunk_key
 
@@ -71,7 +57,7 @@ def collect_candidates(context: ComposeContext) -> list[_Candidate]:
     weights = _idf_weights(context.snapshot, question_terms)
     kind = answer_type(context.question)
     seen: set[tuple[str, int]] = set()
-    candidates: list[_Candidate] = []
+    candidates: list[Candidate] = []
     for retrieved in context.chunks:
         row = retrieved.row
         for sentence in context.snapshot.sentences(row.doc_id, row.first_sentence, row.last_sentence):
@@ -82,7 +68,7 @@ def collect_candidates(context: ComposeContext) -> list[_Candidate]:
             sentence_text = row.text[sentence.start - row.start : sentence.end - row.start]
             terms = frozenset(content_terms(sentence_text))
             candidates.append(
-                _Candidate(
+                Candidate(
                     row=sentence,
                     chunk_id=chunk_key(row.doc_id, row.ord),
                     text=sentence_text,
@@ -97,7 +83,7 @@ def collect_candidates(context: ComposeContext) -> list[_Candidate]:
 
 
 def confidence(
-    candidates: Sequence[_Candidate], context: ComposeContext, model: AnswerModel | None = None
+    candidates: Sequence[Candidate], context: ComposeContext, model: AnswerModel | None = None
 ) -> float:
     """The calibrated chance that the retrieved passages answer the question (0 without candidates).
 
@@ -118,7 +104,7 @@ def confidence(
     return model.answerable_probability(decision_vector(logits, matrix, question))
 
 
-def _is_duplicate(candidate: _Candidate, chosen: Sequence[_Candidate]) -> bool:
+def _is_duplicate(candidate: Candidate, chosen: Sequence[Candidate]) -> bool:
     for other in chosen:
         if float(candidate.row.embedding @ other.row.embedding) >= DUPLICATE_SIMILARITY:
             return True
@@ -131,8 +117,8 @@ def typed_strictly(question: str) -> bool:
 
 
 def _select(
-    candidates: list[_Candidate], max_sentences: int, runner_up_share: float, question: str
-) -> list[_Candidate]:
+    candidates: list[Candidate], max_sentences: int, runner_up_share: float, question: str
+) -> list[Candidate]:
     """The best-scored sentence, with runners-up whose chance of holding the answer is at least
     `runner_up_share` of the best one's (softmax shares compare as logit differences).
 
@@ -216,7 +202,7 @@ class ExtractiveComposer:
         return compose_answer(context, chosen, score)
 
     def _second_hop(
-        self, context: ComposeContext, candidates: list[_Candidate], to_beat: float
+        self, context: ComposeContext, candidates: list[Candidate], to_beat: float
     ) -> Answer | None:
         """Search again with a bridge name from the best sentences (compose/bridge.py); an
         answer citing the bridge sentence and the second search's best sentences when that

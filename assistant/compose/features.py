@@ -19,7 +19,7 @@ from assistant.compose.answer_types import AnswerType, answer_type, has_date, ha
 from assistant.store.lexical import STOPWORDS, content_terms
 
 if TYPE_CHECKING:
-    from assistant.compose.extractive import _Candidate
+    from assistant.compose.candidate import Candidate
     from assistant.compose.seam import ComposeContext
 
 #: the hand-set sentence score of the first composer, kept as one feature among many
@@ -129,7 +129,7 @@ def _inverse_ranks(values: np.ndarray) -> np.ndarray:
     return 1.0 / ranks
 
 
-def _window_terms(candidates: Sequence[_Candidate]) -> list[frozenset[str]]:
+def _window_terms(candidates: Sequence[Candidate]) -> list[frozenset[str]]:
     """Each candidate's terms together with those of its neighbours among the candidates."""
     by_position = {(c.row.doc_id, c.row.ord): c.terms for c in candidates}
     empty: frozenset[str] = frozenset()
@@ -142,7 +142,7 @@ def _window_terms(candidates: Sequence[_Candidate]) -> list[frozenset[str]]:
 
 
 def candidate_matrix(
-    candidates: Sequence[_Candidate], context: ComposeContext, idf: dict[str, float]
+    candidates: Sequence[Candidate], context: ComposeContext, idf: dict[str, float]
 ) -> np.ndarray:
     """One row of CANDIDATE_FEATURES per candidate (shape n x len(CANDIDATE_FEATURES)).
 
@@ -219,7 +219,7 @@ def candidate_matrix(
 
 
 def question_vector(
-    candidates: Sequence[_Candidate], context: ComposeContext, idf: dict[str, float]
+    candidates: Sequence[Candidate], context: ComposeContext, idf: dict[str, float]
 ) -> np.ndarray:
     """QUESTION_FEATURES: what the retrieved evidence says about the question as a whole.
 

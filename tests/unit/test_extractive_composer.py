@@ -7,7 +7,8 @@ import re
 import numpy as np
 import pytest
 
-from assistant.compose.extractive import ExtractiveComposer, _Candidate, _select
+from assistant.compose.candidate import Candidate
+from assistant.compose.extractive import ExtractiveComposer, _select
 from assistant.models import Answer
 from assistant.store import SentenceRow
 from tests.unit.conftest import HARBOUR
@@ -120,11 +121,11 @@ def test_max_sentences_bounds_the_answer(embedder: FakeEmbedder) -> None:
         assert 1 <= quoted <= limit
 
 
-def _candidate(ordinal: int, text: str, score: float, fits: bool) -> _Candidate:
+def _candidate(ordinal: int, text: str, score: float, fits: bool) -> Candidate:
     vector = np.zeros(4)
     vector[ordinal % 4] = 1.0  # distinct sentences: no two are duplicates
     row = SentenceRow("doc", ordinal, 0, len(text), vector)
-    return _Candidate(row, "doc#0", text, 0.5, 0.5, fits, score=score)
+    return Candidate(row, "doc#0", text, 0.5, 0.5, fits, score=score)
 
 
 def test_a_date_question_is_answered_by_a_likely_sentence_with_a_date_or_refused() -> None:
