@@ -28,7 +28,7 @@ from assistant.errors import (
     InvalidQuestionError,
     ModelMismatchError,
 )
-from assistant.indexing.pipeline import Progress, build_index, remove_document
+from assistant.indexing import Progress, build_index, remove_document
 from assistant.models import (
     Answer,
     DocumentInfo,

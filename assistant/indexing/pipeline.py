@@ -1,10 +1,12 @@
-"""Turn files into index entries: find files, skip unchanged ones, load, chunk, embed, write."""
+"""The shared steps of a build: find files, load and chunk one (prepare), embed a batch.
+
+Both runners (local and Ray) call these and nothing else, so their outcomes are the same.
+"""
 
 from __future__ import annotations
 
 import logging
-import time
-from collections.abc import Callable, Iterable, Iterator, Sequence
+from collections.abc import Iterable
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -12,15 +14,12 @@ import numpy as np
 
 from assistant.embedding import Embedder, SpanEmbedder, l2_normalize
 from assistant.errors import AssistantError, LoadError, user_message
-from assistant.fileio import file_checksum
 from assistant.ingest import SUPPORTED_EXTENSIONS, chunk_document, load_file
-from assistant.models import IndexReport, LoadedDocument, SkippedFile, page_at
+from assistant.models import LoadedDocument, SkippedFile, page_at
 from assistant.settings import Settings
-from assistant.store import Manifest, NewChunk, Store, StoreWriter
+from assistant.store import NewChunk
 
 log = logging.getLogger(__name__)
-
-Progress = Callable[[int, int, str], None]
 
 #: documents embedded per batch: big enough to fill the model's batches, small enough for memory
 DOCS_PER_BATCH = 256
@@ -47,7 +46,7 @@ class Job:
 
 
 @dataclass(slots=True)
-class _Prepared:
+class Prepared:
     """A loaded and chunked document waiting for its embeddings."""
 
     path: Path
@@ -85,7 +84,7 @@ def find_files(paths: Iterable[Path]) -> tuple[list[Path], list[SkippedFile]]:
     return files, skipped
 
 
-def prepare(job: Job, settings: Settings) -> _Prepared:
+def prepare(job: Job, settings: Settings) -> Prepared:
     """Load and chunk one file (raises LoadError for a file that cannot be used)."""
     doc = load_file(job.path, max_bytes=settings.max_file_bytes)
     chunk_spans = chunk_document(doc.text, settings.chunk_size, settings.chunk_overlap_sentences)
@@ -112,7 +111,7 @@ def prepare(job: Job, settings: Settings) -> _Prepared:
                 last_sentence=max(ords),
             )
         )
-    return _Prepared(job.path, job.source_key, job.content_hash, job.replaces, doc, sentence_spans, chunks)
+    return Prepared(job.path, job.source_key, job.content_hash, job.replaces, doc, sentence_spans, chunks)
 
 
 def _embed_unique(embedder: Embedder, texts: list[str]) -> np.ndarray:
@@ -124,7 +123,7 @@ def _embed_unique(embedder: Embedder, texts: list[str]) -> np.ndarray:
     return vectors[[unique[t] for t in texts]] if texts else vectors
 
 
-def _embed_encoded(embedder: Embedder, batch: list[_Prepared]) -> tuple[list[_Vectors], int]:
+def _embed_encoded(embedder: Embedder, batch: list[Prepared]) -> tuple[list[Vectors], int]:
     """Chunks and sentences each encoded on their own (any Embedder can do this)."""
     texts: list[str] = []
     for item in batch:
@@ -136,12 +135,12 @@ def _embed_encoded(embedder: Embedder, batch: list[_Prepared]) -> tuple[list[_Ve
         n_chunks, n_sentences = len(item.chunks), len(item.sentence_spans)
         chunk_vectors = vectors[offset : offset + n_chunks]
         sentence_vectors = vectors[offset + n_chunks : offset + n_chunks + n_sentences]
-        out.append(_Vectors(chunk_vectors, sentence_vectors))
+        out.append(Vectors(chunk_vectors, sentence_vectors))
         offset += n_chunks + n_sentences
     return out, len(set(texts))
 
 
-def _embed_late_pooled(embedder: SpanEmbedder, batch: list[_Prepared]) -> tuple[list[_Vectors], int]:
+def _embed_late_pooled(embedder: SpanEmbedder, batch: list[Prepared]) -> tuple[list[Vectors], int]:
     """One model pass per distinct chunk; each sentence's vector is pooled from the chunk
     pass(es) that hold it (the mean of them where overlapping chunks share a sentence)."""
     keys: dict[tuple[str, tuple[tuple[int, int], ...]], int] = {}
@@ -169,26 +168,18 @@ def _embed_late_pooled(embedder: SpanEmbedder, batch: list[_Prepared]) -> tuple[
         for chunk, row in zip(item.chunks, rows, strict=True):
             sums[chunk.first_sentence : chunk.last_sentence + 1] += span_vectors[row]
         sentence_vectors = l2_normalize(sums)
-        out.append(_Vectors(chunk_vectors[rows], sentence_vectors))
+        out.append(Vectors(chunk_vectors[rows], sentence_vectors))
     return out, len(texts)
 
 
 @dataclass(slots=True)
-class _Vectors:
+class Vectors:
     chunks: np.ndarray
     sentences: np.ndarray
 
 
-def _unique_doc_id(writer: StoreWriter, stem: str, reserved: set[str]) -> str:
-    candidate, n = stem, 1
-    while writer.doc_id_taken(candidate) or candidate in reserved:
-        n += 1
-        candidate = f"{stem}-{n}"
-    return candidate
-
-
 #: one job's result: the document with its vectors, or why the file was skipped
-Outcome = tuple[Job, "tuple[_Prepared, _Vectors] | str"]
+Outcome = tuple[Job, "tuple[Prepared, Vectors] | str"]
 
 
 @dataclass(slots=True)
@@ -200,7 +191,7 @@ class EmbeddedBatch:
     mode: str | None = None
 
 
-def prepare_or_reason(job: Job, settings: Settings) -> _Prepared | str:
+def prepare_or_reason(job: Job, settings: Settings) -> Prepared | str:
     """`prepare`, with a file that cannot be used turned into the reason it is skipped."""
     try:
         return prepare(job, settings)
@@ -209,7 +200,7 @@ def prepare_or_reason(job: Job, settings: Settings) -> _Prepared | str:
         return user_message(exc)
 
 
-def embed_batch(embedder: Embedder, jobs: list[Job], prepared: list[_Prepared | str]) -> EmbeddedBatch:
+def embed_batch(embedder: Embedder, jobs: list[Job], prepared: list[Prepared | str]) -> EmbeddedBatch:
     """Embed the prepared documents of a batch of jobs (the one embedding step of both paths)."""
     ready = [item for item in prepared if not isinstance(item, str)]
     if not ready:
@@ -225,137 +216,3 @@ def embed_batch(embedder: Embedder, jobs: list[Job], prepared: list[_Prepared | 
         for job, item in zip(jobs, prepared, strict=True)
     ]
     return EmbeddedBatch(outcomes, texts, mode)
-
-
-def _write_document(
-    writer: StoreWriter, item: _Prepared, vectors: _Vectors, reserved: set[str], report: IndexReport
-) -> None:
-    """Write one document; doc ids are given here, in file order, whichever path embedded it."""
-    if item.replaces is not None:
-        writer.remove_document(item.replaces)
-        doc_id = item.replaces
-        report.replaced.append(doc_id)
-    else:
-        doc_id = _unique_doc_id(writer, item.path.stem, reserved)
-        report.added.append(doc_id)
-    reserved.add(doc_id)
-    metadata = dict(item.doc.metadata)
-    if item.doc.pages:
-        metadata.setdefault("pages", max(p for _, _, p in item.doc.pages))
-    writer.add_document(
-        doc_id=doc_id,
-        title=item.doc.title,
-        source=item.doc.source,
-        source_key=item.source_key,
-        content_hash=item.content_hash,
-        text=item.doc.text,
-        pages=item.doc.pages,
-        metadata=metadata,
-        sentence_spans=item.sentence_spans,
-        sentence_vectors=vectors.sentences,
-        chunks=item.chunks,
-        chunk_vectors=vectors.chunks,
-    )
-
-
-def run_local(jobs: list[Job], settings: Settings, embedder: Embedder) -> Iterator[EmbeddedBatch]:
-    """Prepare and embed in this process, DOCS_PER_BATCH files at a time."""
-    for start in range(0, len(jobs), DOCS_PER_BATCH):
-        batch = jobs[start : start + DOCS_PER_BATCH]
-        yield embed_batch(embedder, batch, [prepare_or_reason(job, settings) for job in batch])
-
-
-def build_index(
-    store: Store,
-    embedder: Embedder,
-    settings: Settings,
-    manifest: Manifest,
-    paths: Sequence[Path],
-    prune: bool = False,
-    rebuild: bool = False,
-    progress: Progress | None = None,
-) -> IndexReport:
-    """Index `paths` incrementally into a new snapshot of `store` (atomic: all or nothing)."""
-    started = time.perf_counter()
-    files, skipped = find_files(paths)
-    report = IndexReport(skipped=skipped)
-    with store.writer(manifest, fresh=rebuild) as writer:
-        live_mode = writer.live_manifest.extra.get("sentence_vectors") if writer.live_manifest else None
-        if live_mode is not None:  # kept until a batch is embedded
-            manifest.extra = {**manifest.extra, "sentence_vectors": live_mode}
-        known = writer.documents_by_source()
-        same_chunking = writer.chunking_matches()
-        if not same_chunking:
-            # Chunking settings changed: every document is re-chunked, not only those named now.
-            listed = {str(f.resolve()) for f in files}
-            files.extend(Path(key) for key in known if key not in listed and Path(key).exists())
-        jobs = _plan(files, known, same_chunking, report)
-        done = len(files) - len(jobs)  # unchanged, repeated or unreadable: settled already
-        runner = run_local
-        if settings.ray_address is not None:
-            from assistant.indexing.ray_runner import run_on_ray
-
-            runner = run_on_ray
-        reserved: set[str] = set()
-        for batch in runner(jobs, settings, embedder):
-            report.embedded_texts += batch.texts
-            if batch.mode is not None:
-                writer.manifest.extra = {**writer.manifest.extra, "sentence_vectors": batch.mode}
-            for job, outcome in batch.outcomes:
-                done += 1
-                if progress is not None:
-                    progress(done, len(files), str(job.path))
-                if isinstance(outcome, str):
-                    report.skipped.append(SkippedFile(path=str(job.path), reason=outcome))
-                else:
-                    _write_document(writer, *outcome, reserved, report)
-        if prune or not same_chunking:
-            for doc_id, source_key in writer.all_documents():
-                if not Path(source_key).exists():
-                    writer.remove_document(doc_id)
-                    report.removed.append(doc_id)
-        report.documents, report.chunks = writer.counts()
-    report.seconds = round(time.perf_counter() - started, 3)
-    return report
-
-
-def _plan(
-    files: list[Path],
-    known: dict[str, tuple[str, str]],
-    same_chunking: bool,
-    report: IndexReport,
-) -> list[Job]:
-    """The files to (re)index, in file order: unchanged, repeated and unreadable ones are settled here."""
-    jobs: list[Job] = []
-    seen_keys: set[str] = set()
-    for path in files:
-        source_key = str(path.resolve())
-        if source_key in seen_keys:
-            continue
-        seen_keys.add(source_key)
-        try:
-            digest = file_checksum(path)
-        except OSError as exc:
-            report.skipped.append(SkippedFile(path=str(path), reason=f"cannot read: {exc}"))
-            continue
-        existing = known.get(source_key)
-        if existing is not None and existing[1] == digest and same_chunking:
-            report.unchanged.append(existing[0])
-            continue
-        jobs.append(Job(path, source_key, digest, existing[0] if existing else None))
-    return jobs
-
-
-def remove_document(store: Store, manifest: Manifest, doc_id: str) -> bool:
-    """Delete one document in a new snapshot; False (nothing written) when it is unknown."""
-    try:
-        with store.writer(manifest) as writer:
-            if not writer.remove_document(doc_id):
-                raise _NothingToDo
-    except _NothingToDo:
-        return False
-    return True
-
-
-class _NothingToDo(Exception):
-    """Raised inside a writer to discard the snapshot without an error."""

@@ -5,7 +5,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 from pathlib import Path
 
-from assistant.indexing.pipeline import find_files
+from assistant.indexing import find_files
 from assistant.models import SkippedFile
 
 
