@@ -69,6 +69,27 @@ SCHEMA = [
 ]
 
 
+class IndexFolder:
+    """One index directory and the vector-index settings its commits follow.
+
+    What the store and its writer both need, so that neither imports the other.
+    """
+
+    def __init__(self, index_dir: Path, faiss_index: str = "auto", faiss_exact_max: int = 200_000) -> None:
+        self.index_dir = Path(index_dir)
+        #: settings.faiss_index / faiss_exact_max: which vector index a commit leaves behind
+        self.faiss_index = faiss_index
+        self.faiss_exact_max = faiss_exact_max
+
+    def current_name(self) -> str | None:
+        """The live snapshot's name, or None before the first commit."""
+        try:
+            name = (self.index_dir / CURRENT_FILE).read_text(encoding="utf-8").strip()
+        except FileNotFoundError:
+            return None
+        return name or None
+
+
 def connect_for_writing(path: Path) -> sqlite3.Connection:
     """A connection that can compute what FTS5 indexes (`index_terms(text)`, see lexical.py)."""
     connection = sqlite3.connect(path)

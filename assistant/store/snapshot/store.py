@@ -12,28 +12,15 @@ from typing import Any
 from assistant.errors import IndexBusyError, IndexNotFoundError
 from assistant.fileio import lock_exclusively
 from assistant.store.manifest import Manifest
-from assistant.store.snapshot.layout import CURRENT_FILE, KEEP_SNAPSHOTS, SNAPSHOTS_DIR
+from assistant.store.snapshot.layout import KEEP_SNAPSHOTS, SNAPSHOTS_DIR, IndexFolder
 from assistant.store.snapshot.reader import Snapshot
 from assistant.store.snapshot.writer import WRITE_FAILURES, SnapshotWriter, write_error
 
 log = logging.getLogger(__name__)
 
 
-class IndexStore:
+class IndexStore(IndexFolder):
     """Finds, opens and writes snapshots of one index directory."""
-
-    def __init__(self, index_dir: Path, faiss_index: str = "auto", faiss_exact_max: int = 200_000) -> None:
-        self.index_dir = Path(index_dir)
-        #: settings.faiss_index / faiss_exact_max: which vector index a commit leaves behind
-        self.faiss_index = faiss_index
-        self.faiss_exact_max = faiss_exact_max
-
-    def current_name(self) -> str | None:
-        try:
-            name = (self.index_dir / CURRENT_FILE).read_text(encoding="utf-8").strip()
-        except FileNotFoundError:
-            return None
-        return name or None
 
     def exists(self) -> bool:
         return self.current_name() is not None

@@ -19,7 +19,7 @@ import uuid
 from collections import Counter
 from collections.abc import Iterable, Sequence
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 import numpy as np
 
@@ -28,12 +28,15 @@ from assistant.errors import IndexWriteError, ModelMismatchError
 from assistant.store.lexical import content_terms
 from assistant.store.manifest import FORMAT_VERSION, Manifest
 from assistant.store.protocol import NewChunk
-from assistant.store.snapshot.layout import CURRENT_FILE, SCHEMA, SNAPSHOTS_DIR, connect_for_writing
+from assistant.store.snapshot.layout import (
+    CURRENT_FILE,
+    SCHEMA,
+    SNAPSHOTS_DIR,
+    IndexFolder,
+    connect_for_writing,
+)
 from assistant.store.snapshot.reader import Snapshot
 from assistant.store.snapshot.vector_index import VectorIndex, VectorWriteError, choose_kind
-
-if TYPE_CHECKING:
-    from assistant.store.snapshot.store import IndexStore
 
 log = logging.getLogger(__name__)
 
@@ -77,7 +80,7 @@ def _pause_for_tests(point: str, index_dir: Path) -> None:
 class SnapshotWriter:
     """Builds the next snapshot in a temporary folder; nothing is visible until commit()."""
 
-    def __init__(self, store: IndexStore, manifest: Manifest, fresh: bool = False) -> None:
+    def __init__(self, store: IndexFolder, manifest: Manifest, fresh: bool = False) -> None:
         self.store = store
         self.name = time.strftime("%Y%m%dT%H%M%S") + f"-{uuid.uuid4().hex[:8]}"
         self.tmp_path = store.index_dir / SNAPSHOTS_DIR / f"{self.name}.tmp"
