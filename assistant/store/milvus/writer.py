@@ -13,19 +13,17 @@ import time
 from collections import Counter
 from collections.abc import Iterable, Sequence
 from dataclasses import asdict, dataclass
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 import numpy as np
 
 from assistant.errors import ModelMismatchError
 from assistant.store.lexical import content_terms
 from assistant.store.manifest import FORMAT_VERSION, Manifest
+from assistant.store.milvus.meta import MilvusMeta
 from assistant.store.milvus.reader import QUERY_LIMIT, STRONG, query_all, version_name
 from assistant.store.milvus.schema import PLACEHOLDER, ROW_KINDS, TEXT_PART, quoted, visible
 from assistant.store.protocol import NewChunk
-
-if TYPE_CHECKING:
-    from assistant.store.milvus.store import MilvusStore
 
 log = logging.getLogger(__name__)
 
@@ -49,7 +47,7 @@ class _Doc:
 class MilvusWriter:
     """Builds version V+1 next to the live version V (single writer: the store holds the lease)."""
 
-    def __init__(self, store: MilvusStore, manifest: Manifest, live: int | None, fresh: bool) -> None:
+    def __init__(self, store: MilvusMeta, manifest: Manifest, live: int | None, fresh: bool) -> None:
         self.store = store
         self.client = store.client
         self.prefix = store.prefix
