@@ -5,6 +5,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import Any, Literal
+from urllib.parse import quote
 
 from pydantic import BaseModel, Field
 
@@ -152,3 +153,12 @@ class IndexReport(BaseModel):
     chunks: int = 0
     embedded_texts: int = 0
     seconds: float = 0.0
+
+
+def source_url(public_url: str | None, citation: Citation) -> str | None:
+    """Deep link to the web UI's source view for one citation, or None without a public URL."""
+    if not public_url:
+        return None
+    base = public_url.rstrip("/")
+    doc = quote(citation.doc_id, safe="")
+    return f"{base}/#/doc/{doc}?start={citation.start}&end={citation.end}"

@@ -30,8 +30,7 @@ from assistant.mcp.results import (
     SearchResult,
     ToolCitation,
 )
-from assistant.models import Answer, SearchFilters
-from assistant.slack.blocks import source_url
+from assistant.models import Answer, SearchFilters, source_url
 
 log = logging.getLogger(__name__)
 

@@ -9,9 +9,8 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass, field
 from typing import Any, Literal
-from urllib.parse import quote
 
-from assistant.models import Answer, Citation
+from assistant.models import Answer, Citation, source_url
 
 MAX_SECTION_CHARS = 3_000
 MAX_BLOCKS_PER_MESSAGE = 50
@@ -117,15 +116,6 @@ def _best_cut(text: str, limit: int) -> int:
     if amp > 0 and ";" not in text[amp:cut]:
         cut = amp
     return cut
-
-
-def source_url(public_url: str | None, citation: Citation) -> str | None:
-    """Deep link to the web UI's source view for one citation, or None without a public URL."""
-    if not public_url:
-        return None
-    base = public_url.rstrip("/")
-    doc = quote(citation.doc_id, safe="")
-    return f"{base}/#/doc/{doc}?start={citation.start}&end={citation.end}"
 
 
 def feedback_action_id(rating: Rating, answer_id: str) -> str:

@@ -27,7 +27,7 @@ from starlette.exceptions import HTTPException as StarletteHTTPException
 from assistant.compose.seam import AnswerDelta
 from assistant.core import Assistant
 from assistant.errors import AssistantError, user_message
-from assistant.models import Answer, Citation
+from assistant.models import Answer, Citation, source_url
 from assistant.server.deps import AssistantDep, RateLimited, ReadAccess, SettingsDep
 from assistant.server.errors import RETRY_AFTER_SECONDS, _clean_error, _describe, status_for
 from assistant.server.openai_models import (
@@ -49,7 +49,6 @@ from assistant.server.openai_models import (
 )
 from assistant.server.routes.ask import MAX_HISTORY, check_question_length
 from assistant.settings import Settings
-from assistant.slack.blocks import source_url
 
 log = logging.getLogger(__name__)
 
