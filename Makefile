@@ -22,6 +22,7 @@ lint: setup
 	$(BIN)/ruff check .
 	$(BIN)/ruff format --check $(wildcard assistant tests bench)
 	$(BIN)/mypy assistant
+	$(BIN)/lint-imports
 
 ## Lint, type-check, the whole test suite (real model, FAISS, HTTP, Chromium; includes the eval gate)
 test: setup

@@ -1,4 +1,8 @@
-"""Durable file writes, checksums and file locks: what crash-safe index and model caches rest on."""
+"""Durable file writes, checksums and file locks: what crash-safe index and model caches rest on.
+
+At the top level, below every stage, because three stages share it (the snapshot store, the
+embedding cache and indexing) and none of them owns it.
+"""
 
 from __future__ import annotations
 
