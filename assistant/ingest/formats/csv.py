@@ -7,7 +7,7 @@ import io
 from pathlib import Path
 
 from assistant.errors import LoadError
-from assistant.ingest.formats.tables import MAX_TABLE_TEXT_CHARS, table_blocks
+from assistant.ingest.formats.tables import MAX_TABLE_TEXT_CHARS, TextBudget, table_blocks
 from assistant.ingest.text import decode_bytes, normalise_text
 from assistant.ingest.titles import title_from_filename
 from assistant.models import LoadedDocument
@@ -28,9 +28,9 @@ def read(data: bytes, path: Path, max_bytes: int) -> LoadedDocument:
     csv.field_size_limit(max(max_bytes, 131072))
     try:
         rows = list(csv.reader(io.StringIO(text), dialect))
-        blocks = table_blocks(rows, "CSV", [MAX_TABLE_TEXT_CHARS])
+        blocks = table_blocks(rows, "CSV", TextBudget(MAX_TABLE_TEXT_CHARS))
     except csv.Error as exc:
         raise LoadError(f"corrupt CSV: {exc}") from exc
     body = normalise_text("\n\n".join(blocks))
-    metadata = {"format": "csv", "rows": max(len(blocks), 0)}
+    metadata = {"format": "csv", "rows": len(blocks)}
     return LoadedDocument(text=body, title=title_from_filename(path), source=str(path), metadata=metadata)

@@ -6,7 +6,7 @@ from pathlib import Path
 from typing import IO, Any
 
 from assistant.ingest.formats.archive import open_archive
-from assistant.ingest.formats.tables import MAX_TABLE_TEXT_CHARS, table_blocks
+from assistant.ingest.formats.tables import MAX_TABLE_TEXT_CHARS, TextBudget, table_blocks
 from assistant.ingest.text import normalise_text
 from assistant.ingest.titles import clean_title, title_from_filename
 from assistant.models import LoadedDocument
@@ -24,7 +24,7 @@ def read(data: bytes, path: Path, max_bytes: int) -> LoadedDocument:
     workbook = open_archive(data, "XLSX", "xl/workbook.xml", max_bytes, parse)
     sections: list[str] = []
     sheets: list[str] = []
-    budget = [MAX_TABLE_TEXT_CHARS]
+    budget = TextBudget(MAX_TABLE_TEXT_CHARS)
     try:
         for sheet in workbook.worksheets:
             blocks = table_blocks(sheet.iter_rows(values_only=True), "XLSX", budget)
