@@ -4,6 +4,7 @@ here with the format's own library, and every bad input those formats bring."""
 from __future__ import annotations
 
 import io
+import re
 import zipfile
 from email.message import EmailMessage
 from pathlib import Path
@@ -366,3 +367,12 @@ def test_zip_bombs_are_refused_before_parsing(tmp_path: Path, kind: str) -> None
         load_file(path)
     with pytest.raises(FileTooLargeError, match=f"{kind.upper()} too large: it would decompress"):
         load_file(path, max_bytes=path.stat().st_size + 1000)
+
+
+def test_the_web_upload_picker_accepts_exactly_the_supported_extensions() -> None:
+    from assistant.ingest import SUPPORTED_EXTENSIONS
+
+    script = (Path(__file__).parents[1] / "assistant/server/web/documents.js").read_text(encoding="utf-8")
+    accept = re.search(r"const ACCEPT = \[(.*?)\];", script, re.S)
+    assert accept is not None
+    assert set(re.findall(r'"(\.[a-z]+)"', accept.group(1))) == SUPPORTED_EXTENSIONS
