@@ -16,7 +16,7 @@ import pytest
 from pptx.util import Inches
 
 from assistant.errors import FileTooLargeError, LoadError
-from assistant.ingest import load_file, normalise_text
+from assistant.ingest import chunk_document, load_file, normalise_text
 from assistant.models import page_at
 
 # --- builders -----------------------------------------------------------------------------
@@ -126,6 +126,11 @@ def test_pptx_one_section_per_slide_with_notes_and_slide_numbers(tmp_path: Path)
     assert page_at(document.pages, document.text.index("Harbour works")) == 1
     assert page_at(document.pages, document.text.index("council vote")) == 2
     assert_offsets_exact(document.text)
+    chunks = chunk_document(document.text, 600, 1, document.passage_breaks)
+    assert [document.text[c.start : c.end] for c in chunks] == [  # one passage per slide, no overlap
+        "Quarterly Briefing\n\nHarbour works are on schedule.",
+        "Budget\n\nThe bond raised 3.2 million euros.\n\nNotes: Mention the council vote in May.",
+    ]
 
 
 def test_pptx_tables_and_groups_are_read(tmp_path: Path) -> None:

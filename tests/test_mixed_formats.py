@@ -152,4 +152,5 @@ def test_metadata_of_new_formats_is_stored(mixed) -> None:  # type: ignore[no-un
     latin = assistant.get_document("latin")
     assert "commence le 12 mai à l'aube" in latin.text
     assert latin.metadata["subject"] == "Dredging"
+    assert assistant.get_document("briefing").chunks == 2  # one passage per slide
     assert assistant.get_document("notes").metadata["owner"] == "harbour office"

@@ -1,4 +1,4 @@
-"""PowerPoint: one section per slide (its text, then its speaker notes), the slide number as page."""
+"""PowerPoint: one passage per slide (its text, then its speaker notes), the slide number as page."""
 
 from __future__ import annotations
 
@@ -34,7 +34,10 @@ def read(data: bytes, path: Path, max_bytes: int) -> LoadedDocument:
     text, pages = join_pages(slide_texts)
     title = clean_title(deck.core_properties.title) or first_title or title_from_filename(path)
     metadata = {"format": "pptx", "slide_count": len(slide_texts)}
-    return LoadedDocument(text=text, title=title, source=str(path), pages=pages, metadata=metadata)
+    breaks = [start for start, _, _ in pages[1:]]
+    return LoadedDocument(
+        text=text, title=title, source=str(path), pages=pages, metadata=metadata, passage_breaks=breaks
+    )
 
 
 def _shape_texts(shapes: Iterable[Any]) -> Iterator[str]:
