@@ -154,3 +154,11 @@ def test_metadata_of_new_formats_is_stored(mixed) -> None:  # type: ignore[no-un
     assert latin.metadata["subject"] == "Dredging"
     assert assistant.get_document("briefing").chunks == 2  # one passage per slide
     assert assistant.get_document("notes").metadata["owner"] == "harbour office"
+
+
+def test_a_page_that_declares_itself_huge_is_rendered_within_the_pixel_cap() -> None:
+    from assistant.ingest.formats.ocr import MAX_OCR_PIXELS, OCR_DPI, _render_scale
+
+    assert _render_scale(612, 792) == OCR_DPI / 72  # a letter page: full resolution
+    scale = _render_scale(14_400, 14_400)  # 200 x 200 inches: 3.6 billion pixels at 300 dpi
+    assert (14_400 * scale) ** 2 == pytest.approx(MAX_OCR_PIXELS)

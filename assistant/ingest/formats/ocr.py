@@ -7,6 +7,7 @@ Tesseract is a Debian package (`tesseract-ocr`), not a Python one; where it is m
 from __future__ import annotations
 
 import functools
+import math
 import shutil
 
 from assistant.errors import LoadError
@@ -17,6 +18,9 @@ OCR_DPI = 300
 OCR_LANGUAGES = "eng"
 #: a page that takes longer than this to read is given up (a huge or pathological image)
 OCR_PAGE_TIMEOUT_SECONDS = 120
+#: a page is rendered with at most this many pixels (an A4 page at 300 dpi has 8.7 million), so a
+#: page that declares itself metres wide costs resolution, not gigabytes of memory
+MAX_OCR_PIXELS = 25_000_000
 
 
 @functools.cache
@@ -46,7 +50,7 @@ def ocr_pdf_pages(data: bytes, page_numbers: list[int]) -> dict[int, str]:
         for number in page_numbers:
             page = pdf[number - 1]
             try:
-                image = page.render(scale=OCR_DPI / 72).to_pil()
+                image = page.render(scale=_render_scale(*page.get_size())).to_pil()
             finally:
                 page.close()
             try:
@@ -60,3 +64,10 @@ def ocr_pdf_pages(data: bytes, page_numbers: list[int]) -> dict[int, str]:
     finally:
         pdf.close()
     return texts
+
+
+def _render_scale(width_points: float, height_points: float) -> float:
+    """OCR_DPI, lowered where the page would exceed MAX_OCR_PIXELS."""
+    scale = OCR_DPI / 72
+    pixels = width_points * height_points * scale * scale
+    return scale if pixels <= MAX_OCR_PIXELS else scale * math.sqrt(MAX_OCR_PIXELS / pixels)
