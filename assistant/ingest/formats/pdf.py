@@ -47,11 +47,11 @@ def read(data: bytes, path: Path, max_bytes: int) -> LoadedDocument:
         raise LoadError("corrupt PDF: object structure nested too deeply") from exc
     except Exception as exc:
         raise LoadError(f"corrupt PDF: {type(exc).__name__}: {exc}") from exc
-    ocr_pages = _ocr_missing_pages(data, page_texts, encrypted)
+    ocr_pages = _ocr_missing_pages(data, reader, page_texts, encrypted)
     text, pages = join_pages(page_texts)
     if not text.strip():
         why = ocr_unavailable()
-        hint = f"OCR is not available: {why}" if why else "OCR found no text either"
+        hint = f"OCR is not available: {why}" if why else "OCR found no text in its images"
         raise LoadError(f"PDF has no extractable text (a scanned image?) and {hint}")
     title = metadata_title or clean_title(first_nonempty_line(text)) or title_from_filename(path)
     metadata: dict[str, Any] = {"format": "pdf", "page_count": len(page_texts)}
@@ -60,9 +60,13 @@ def read(data: bytes, path: Path, max_bytes: int) -> LoadedDocument:
     return LoadedDocument(text=text, title=title, source=str(path), pages=pages, metadata=metadata)
 
 
-def _ocr_missing_pages(data: bytes, page_texts: list[str], encrypted: bool) -> list[int]:
-    """Fill in (in place) the pages with no text layer by OCR; return their numbers."""
-    missing = [number for number, text in enumerate(page_texts, start=1) if not text.strip()]
+def _ocr_missing_pages(data: bytes, reader: Any, page_texts: list[str], encrypted: bool) -> list[int]:
+    """Fill in (in place) the pages with no text layer but an image by OCR; return their numbers."""
+    missing = [
+        number
+        for number, text in enumerate(page_texts, start=1)
+        if not text.strip() and _draws_images(reader.pages[number - 1])
+    ]
     if not missing:
         return []
     why = ocr_unavailable() or ("the PDF is encrypted" if encrypted else None)
@@ -80,6 +84,18 @@ def _ocr_missing_pages(data: bytes, page_texts: list[str], encrypted: bool) -> l
             page_texts[number - 1] = text
             found.append(number)
     return found
+
+
+def _draws_images(page: Any) -> bool:
+    """Whether a page can hold a scan: it has image or form objects, or an inline image."""
+    try:
+        resources = page.get("/Resources")
+        if resources is not None and resources.get_object().get("/XObject"):
+            return True
+        contents = page.get_contents()
+        return contents is not None and b"BI" in contents.get_data()
+    except Exception:  # unreadable resources: let OCR decide
+        return True
 
 
 def _pdf_page_texts(reader: Any) -> list[str]:
