@@ -27,6 +27,7 @@ lint: setup
 ## Lint, type-check, the whole test suite (real model, FAISS, HTTP, Chromium; includes the eval gate)
 test: setup
 	bash .ci/install-chromium.sh
+	bash .ci/install-tesseract.sh
 	$(MAKE) --no-print-directory lint
 	HF_HUB_OFFLINE=1 $(BIN)/python -m pytest -q
 

@@ -42,7 +42,7 @@ class DocumentMeta:
 class LoadedDocument:
     """What a loader returns: the stored text plus metadata.
 
-    `pages` maps character ranges of `text` to 1-based page numbers (PDF only).
+    `pages` maps character ranges of `text` to 1-based page numbers (PDF pages, PPTX slides).
     """
 
     text: str
@@ -50,6 +50,8 @@ class LoadedDocument:
     source: str
     pages: list[tuple[int, int, int]] = field(default_factory=list)
     metadata: dict[str, Any] = field(default_factory=dict)
+    #: offsets where a passage must begin (each slide of a deck is its own passage)
+    passage_breaks: list[int] = field(default_factory=list)
 
 
 @dataclass(frozen=True, slots=True)

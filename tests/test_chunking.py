@@ -89,3 +89,17 @@ _WORDS = st.sampled_from(["alpha", "U.S.", "Mr.", "beta.", "Gamma?", "\n\n", " "
 def test_invariants_hold_for_generated_text(words: list[str], chunk_size: int, overlap: int) -> None:
     text = " ".join(words)
     assert_chunk_invariants(text, chunk_document(text, chunk_size, overlap), chunk_size, overlap)
+
+
+@settings(max_examples=100, deadline=None)
+@given(st.lists(_WORDS, max_size=60), st.integers(20, 400), st.integers(0, 3), st.data())
+def test_no_chunk_spans_a_passage_break(
+    words: list[str], chunk_size: int, overlap: int, data: st.DataObject
+) -> None:
+    text = " ".join(words)
+    breaks = data.draw(st.lists(st.integers(0, max(len(text), 1)), max_size=4))
+    chunks = chunk_document(text, chunk_size, overlap, breaks)
+    covered = sorted({s for chunk in chunks for s in chunk.sentences}, key=lambda s: s.start)
+    assert covered == split_sentences(text)  # every sentence is still in a chunk
+    for chunk in chunks:
+        assert not any(chunk.sentences[0].start < edge <= s.start for s in chunk.sentences for edge in breaks)

@@ -141,7 +141,7 @@ def test_user_message_is_one_line() -> None:
 
 
 def test_loaders_raise_typed_errors_that_map_to_their_statuses(tmp_path: Path) -> None:
-    unsupported = tmp_path / "slides.pptx"
+    unsupported = tmp_path / "slides.key"
     unsupported.write_bytes(b"PK")
     large = tmp_path / "big.txt"
     large.write_text("word " * 100, encoding="utf-8")

@@ -87,7 +87,9 @@ def find_files(paths: Iterable[Path]) -> tuple[list[Path], list[SkippedFile]]:
 def prepare(job: Job, settings: Settings) -> Prepared:
     """Load and chunk one file (raises LoadError for a file that cannot be used)."""
     doc = load_file(job.path, max_bytes=settings.max_file_bytes)
-    chunk_spans = chunk_document(doc.text, settings.chunk_size, settings.chunk_overlap_sentences)
+    chunk_spans = chunk_document(
+        doc.text, settings.chunk_size, settings.chunk_overlap_sentences, doc.passage_breaks
+    )
     if not chunk_spans:
         raise LoadError("no text to index")
     sentence_spans: list[tuple[int, int]] = []

@@ -11,6 +11,7 @@ is exact by construction and a cited sentence is never cut in half.
 
 from __future__ import annotations
 
+from bisect import bisect_right
 from collections.abc import Sequence
 
 from assistant.ingest.sentences import split_sentences
@@ -50,6 +51,23 @@ def chunk_sentences(
     return chunks
 
 
-def chunk_document(text: str, chunk_size: int, overlap_sentences: int = 1) -> list[ChunkSpan]:
-    """Split `text` into sentences and pack them into chunks (offsets index into `text`)."""
-    return chunk_sentences(split_sentences(text), chunk_size, overlap_sentences)
+def chunk_document(
+    text: str, chunk_size: int, overlap_sentences: int = 1, breaks: Sequence[int] = ()
+) -> list[ChunkSpan]:
+    """Split `text` into sentences and pack them into chunks (offsets index into `text`).
+
+    `breaks` are offsets where a new passage must begin (a deck's slides): no chunk, and no
+    overlap, spans one; a sentence belongs to the part it starts in.
+    """
+    sentences = split_sentences(text)
+    if not breaks:
+        return chunk_sentences(sentences, chunk_size, overlap_sentences)
+    edges = sorted(breaks)
+    parts: dict[int, list[Span]] = {}
+    for sentence in sentences:
+        parts.setdefault(bisect_right(edges, sentence.start), []).append(sentence)
+    return [
+        chunk
+        for _, part in sorted(parts.items())
+        for chunk in chunk_sentences(part, chunk_size, overlap_sentences)
+    ]

@@ -4,7 +4,11 @@ import { api, uploadFiles, waitForJob } from "./api.js";
 import { confirmDialog } from "./dialogs.js";
 import { baseName, el, formatDate, icon, iconButton, replaceChildren, toast } from "./dom.js";
 
-const ACCEPT = [".txt", ".md", ".markdown", ".html", ".htm", ".pdf", ".docx"];
+// The upload picker's filter: the loaders' SUPPORTED_EXTENSIONS (a test keeps the two equal).
+const ACCEPT = [
+  ".txt", ".md", ".markdown", ".html", ".htm", ".pdf", ".docx",
+  ".pptx", ".xlsx", ".csv", ".eml", ".mbox", ".epub",
+];
 
 function plural(count, word) {
   return `${count} ${word}${count === 1 ? "" : "s"}`;
