@@ -1,9 +1,11 @@
 """Serving under load, measured by locust (headless), ours and the LangChain peer in one run.
 
-    python -m bench.load_locust [--users 32] [--seconds 20] [--workers 2] [--queue-limit 16]
+    python -m bench.load_locust [--corpus squad|sample] [--users 32] [--seconds 20] [--workers 2]
+                                [--queue-limit 16]
 
 On loopback only, bounded in users and time. Phases, one after another on the same machine:
-  1. ours   (`assistant serve --workers N`, SQuAD 2.0 dev index): `--users` closed-loop users;
+  1. ours   (`assistant serve --workers N`, the SQuAD 2.0 dev index by default): `--users`
+            closed-loop users;
   2. peer   (bench/peer_service.py: FastAPI around the plain LangChain pipeline, same model):
             the same users;
   3. ours at 4x its phase-1 rate, open loop (4 x users, each at a fixed pace): requests over the
@@ -23,7 +25,7 @@ import tempfile
 from pathlib import Path
 from typing import Any
 
-from bench.common import PYTHON, child_env, load_questions, save_result
+from bench.common import CORPORA, PYTHON, child_env, load_questions, save_result
 from bench.indexing import ensure_index
 from bench.load import Server
 
@@ -67,18 +69,19 @@ def _show(label: str, stats: dict[str, Any]) -> None:
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawTextHelpFormatter)
+    parser.add_argument("--corpus", default="squad", choices=CORPORA)
     parser.add_argument("--users", type=int, default=32)
     parser.add_argument("--seconds", type=int, default=20, help="per phase")
     parser.add_argument("--workers", type=int, default=2)
     parser.add_argument("--queue-limit", type=int, default=16, help="ASSISTANT_QUEUE_LIMIT of ours")
     parser.add_argument("--questions", type=int, default=1000)
     args = parser.parse_args()
-    ours_index = ensure_index("ours", "squad")
-    peer_index = ensure_index("langchain", "squad")
-    results: dict[str, Any] = {"users": args.users, "seconds_per_phase": args.seconds}
+    ours_index = ensure_index("ours", args.corpus)
+    peer_index = ensure_index("langchain", args.corpus)
+    results: dict[str, Any] = {"corpus": args.corpus, "users": args.users, "seconds_per_phase": args.seconds}
     results |= {"workers": args.workers, "queue_limit": args.queue_limit}
     with tempfile.NamedTemporaryFile("w", suffix=".json", delete=False) as handle:
-        json.dump(load_questions("squad", args.questions), handle)
+        json.dump(load_questions(args.corpus, args.questions), handle)
     questions = Path(handle.name)
     try:
         ours = Server(ours_index, workers=args.workers, ASSISTANT_QUEUE_LIMIT=str(args.queue_limit))
@@ -106,7 +109,7 @@ def main() -> None:
             peer.stop()
     finally:
         os.unlink(questions)
-    print(f"wrote {save_result('load_locust', results)}")
+    print(f"wrote {save_result(f'load_locust-{args.corpus}', results)}")
 
 
 if __name__ == "__main__":
