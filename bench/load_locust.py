@@ -1,7 +1,7 @@
 """Serving under load, measured by locust (headless), ours and the LangChain peer in one run.
 
     python -m bench.load_locust [--corpus squad|sample] [--users 32] [--seconds 20] [--workers 2]
-                                [--queue-limit 16]
+                                [--queue-limit 32]
 
 On loopback only, bounded in users and time. Phases, one after another on the same machine:
   1. ours   (`assistant serve --workers N`, the SQuAD 2.0 dev index by default): `--users`
@@ -73,7 +73,7 @@ def main() -> None:
     parser.add_argument("--users", type=int, default=32)
     parser.add_argument("--seconds", type=int, default=20, help="per phase")
     parser.add_argument("--workers", type=int, default=2)
-    parser.add_argument("--queue-limit", type=int, default=16, help="ASSISTANT_QUEUE_LIMIT of ours")
+    parser.add_argument("--queue-limit", type=int, default=32, help="ASSISTANT_QUEUE_LIMIT of ours")
     parser.add_argument("--questions", type=int, default=1000)
     args = parser.parse_args()
     ours_index = ensure_index("ours", args.corpus)

@@ -13,20 +13,22 @@ import argparse
 from pathlib import Path
 from typing import Any
 
+from pydantic import BaseModel
+
 from bench.baseline_langchain import load_store
 from bench.common import BASELINE_K
 
 
+class Question(BaseModel):
+    question: str
+
+
 def make_app(index: Path) -> Any:
     from fastapi import FastAPI
-    from pydantic import BaseModel
 
     store = load_store(index)
     store.similarity_search("warm up the model", k=BASELINE_K)
     app = FastAPI()
-
-    class Question(BaseModel):
-        question: str
 
     @app.get("/health")
     def health() -> dict[str, str]:
