@@ -76,6 +76,15 @@ class Settings(BaseSettings):
         description="requests worked on at once (default: CPU cores, at least 2)",
     )
     port: int = Field(8000, ge=0, le=65535)
+    workers: int = Field(
+        1, ge=1, le=64, description="serving processes of `assistant serve`; they share one index on disk"
+    )
+    queue_limit: int = Field(
+        64,
+        ge=0,
+        description="questions (/ask, /search, chat) in progress or waiting per serving process; "
+        "beyond it a fast 503 with Retry-After (0 = no limit)",
+    )
     cors_origins: list[str] = Field(default_factory=list)
     max_upload_bytes: int = Field(20_000_000, ge=1)
     api_key: SecretStr | None = None

@@ -16,6 +16,7 @@ import argparse
 import asyncio
 import contextlib
 import os
+import signal
 import socket
 import subprocess
 import tempfile
@@ -58,14 +59,21 @@ def rss_mb(pid: int) -> float | None:
 class Server:
     """`assistant serve` in a child process, on a free loopback port."""
 
-    def __init__(self, index_dir: Path) -> None:
+    def __init__(
+        self, index_dir: Path, workers: int = 1, command: list[str] | None = None, **env: str
+    ) -> None:
+        """`command` (with `{port}` in it) serves something else: the peer of bench.load_locust."""
         self.port = free_port()
         self.url = f"http://127.0.0.1:{self.port}"
         self.log = tempfile.TemporaryFile()  # noqa: SIM115 (closed in stop())
-        cli = str(Path(PYTHON).parent / "assistant")
-        command = [cli, "serve", "--host", "127.0.0.1", "--port", str(self.port)]
-        command += ["--index-dir", str(index_dir), "--no-build"]
-        self.proc = subprocess.Popen(command, stdout=self.log, stderr=subprocess.STDOUT, env=child_env())
+        if command is None:
+            cli = str(Path(PYTHON).parent / "assistant")
+            command = [cli, "serve", "--host", "127.0.0.1", "--port", "{port}", "--workers", str(workers)]
+            command += ["--index-dir", str(index_dir), "--no-build"]
+        command = [part.replace("{port}", str(self.port)) for part in command]
+        self.proc = subprocess.Popen(
+            command, stdout=self.log, stderr=subprocess.STDOUT, env=child_env(**env), start_new_session=True
+        )
 
     def wait_ready(self) -> None:
         import httpx
@@ -87,11 +95,11 @@ class Server:
         return self.log.read().decode("utf-8", "replace")[-4000:]
 
     def stop(self) -> None:
-        self.proc.terminate()
+        os.killpg(self.proc.pid, signal.SIGTERM)  # the server and its worker processes
         try:
             self.proc.wait(timeout=20)
         except subprocess.TimeoutExpired:
-            self.proc.kill()
+            os.killpg(self.proc.pid, signal.SIGKILL)
             self.proc.wait()
         self.log.close()
 

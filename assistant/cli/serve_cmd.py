@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import socket
 from pathlib import Path
 
@@ -20,20 +21,28 @@ from assistant.cli.common import command_settings, friendly_errors, index_dir_op
 )
 @index_dir_option
 @click.option(
+    "--workers",
+    type=click.IntRange(1, 64),
+    default=None,
+    help="Serving processes sharing the index on disk [default: 1; ASSISTANT_WORKERS].",
+)
+@click.option(
     "--build/--no-build",
     default=True,
     show_default=True,
     help="Index the corpus folder (ASSISTANT_CORPUS_DIR) first if the index does not exist yet.",
 )
 @friendly_errors
-def serve_command(host: str | None, port: int | None, index_dir: Path | None, build: bool) -> None:
+def serve_command(
+    host: str | None, port: int | None, index_dir: Path | None, workers: int | None, build: bool
+) -> None:
     """Serve the API (OpenAPI at /docs) and the web UI, printing the address to open."""
     import uvicorn
 
     from assistant.core import Assistant
     from assistant.server import create_app
 
-    settings = command_settings(host=host, port=port, index_dir=index_dir)
+    settings = command_settings(host=host, port=port, index_dir=index_dir, workers=workers)
     assistant = Assistant.open_or_create(settings.index_dir, settings=settings)
     if build and assistant.snapshot() is None:
         click.echo(f"No index in {settings.index_dir} yet; indexing {settings.corpus_dir} ...")
@@ -41,17 +50,45 @@ def serve_command(host: str | None, port: int | None, index_dir: Path | None, bu
         click.echo(f"Indexed {report.documents} documents ({report.chunks} chunks) in {report.seconds:.1f} s")
         for skipped in report.skipped:
             click.echo(f"  skipped {skipped.path}: {skipped.reason}", err=True)
-    assistant.embed_query("warm up")  # load the model now, not during the first question
+    if settings.workers == 1:
+        assistant.embed_query("warm up")  # load the model now, not during the first question
     try:
-        app = create_app(settings, assistant)
+        app = create_app(settings, assistant)  # checks the configuration before the port is bound
     except ValueError as exc:
         raise click.ClickException(str(exc)) from exc
     sock = _listen(settings.host, settings.port)
     bound_port = sock.getsockname()[1]
     shown_host = f"[{settings.host}]" if ":" in settings.host else settings.host
+    if settings.workers > 1:
+        click.echo(f"Starting {settings.workers} worker processes over {settings.index_dir}")
     click.echo(f"Serving on http://{shown_host}:{bound_port}")
-    server = uvicorn.Server(uvicorn.Config(app, log_level="info", timeout_graceful_shutdown=10))
-    server.run(sockets=[sock])
+    if settings.workers == 1:
+        server = uvicorn.Server(uvicorn.Config(app, log_level="info", timeout_graceful_shutdown=10))
+        server.run(sockets=[sock])
+        return
+    _serve_workers(settings.workers, settings.index_dir, sock)
+
+
+def _serve_workers(workers: int, index_dir: Path, sock: socket.socket) -> None:
+    """Several processes on one listening socket, each building its own app from the factory.
+
+    Each process opens the index from disk, so they share it as files: the vectors are mapped
+    read-only, SQLite is read through read-only connections, and a new snapshot (the CURRENT
+    file a build rewrites) is picked up by every process at its next request.
+    """
+    import uvicorn
+    from uvicorn.supervisors import Multiprocess
+
+    # The command's options reach the worker processes (spawned, not forked) as the environment.
+    os.environ["ASSISTANT_INDEX_DIR"] = str(index_dir)
+    config = uvicorn.Config(
+        "assistant.server.app:create_app_from_environment",
+        factory=True,
+        workers=workers,
+        log_level="info",
+        timeout_graceful_shutdown=10,
+    )
+    Multiprocess(config, sockets=[sock]).run()
 
 
 def _listen(host: str, port: int) -> socket.socket:

@@ -17,6 +17,7 @@ from starlette.datastructures import Headers, MutableHeaders
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from assistant.core import Assistant
+from assistant.server.admission import AdmissionMiddleware
 from assistant.server.auth import READ_SCHEME, WRITE_SCHEME, RateLimiter, key_required
 from assistant.server.errors import install_error_handlers
 from assistant.server.jobs import JOBS_FILENAME, JobManager
@@ -36,8 +37,13 @@ MAX_FILES_PER_UPLOAD = 100
 UPLOADS_DIRNAME = "uploads"
 
 
-def create_app(settings: Settings | None = None, assistant: Assistant | None = None) -> FastAPI:
-    """Build the service; opens (or creates) the index at `settings.index_dir` unless given one."""
+def create_app(
+    settings: Settings | None = None, assistant: Assistant | None = None, recover_jobs: bool = True
+) -> FastAPI:
+    """Build the service; opens (or creates) the index at `settings.index_dir` unless given one.
+
+    `recover_jobs=False` leaves the upload jobs of earlier processes alone: a worker of
+    `--workers N` must not fail its siblings' live jobs (the starting process recovers them)."""
     settings = settings or Settings()
     if settings.require_key_for_read and settings.api_key is None:
         raise ValueError("ASSISTANT_REQUIRE_KEY_FOR_READ is set but ASSISTANT_API_KEY is not: set a key")
@@ -69,6 +75,7 @@ def create_app(settings: Settings | None = None, assistant: Assistant | None = N
         index_dir / UPLOADS_DIRNAME,
         lambda paths: assistant.index_paths(paths, prune=False),
         state_path=index_dir / JOBS_FILENAME,
+        recover=recover_jobs,
     )
 
     install_error_handlers(app)
@@ -84,6 +91,7 @@ def create_app(settings: Settings | None = None, assistant: Assistant | None = N
         default_limit=JSON_BODY_LIMIT,
         limits={("POST", "/documents"): settings.max_upload_bytes + MULTIPART_OVERHEAD},
     )
+    app.add_middleware(AdmissionMiddleware, limit=settings.queue_limit)
     app.add_middleware(SecurityHeadersMiddleware)
     if settings.cors_origins:  # outermost, so even an early 413 carries CORS headers
         app.add_middleware(
@@ -98,6 +106,15 @@ def create_app(settings: Settings | None = None, assistant: Assistant | None = N
         mount_slack(app, assistant, settings)
         log.info("Slack events enabled at /slack/events")
     _tailor_openapi(app, settings)
+    return app
+
+
+def create_app_from_environment() -> FastAPI:
+    """The app factory each worker process of `assistant serve --workers N` calls (uvicorn's
+    `factory=True`): settings from the environment, the index opened read-only from disk (the
+    vectors memory-mapped, so the processes share their pages) and the query model warmed."""
+    app = create_app(Settings(), recover_jobs=False)
+    app.state.assistant.embed_query("warm up")  # load the model now, not during the first question
     return app
 
 

@@ -95,8 +95,16 @@ class JobManager:
     """
 
     def __init__(
-        self, uploads_dir: Path, index_fn: IndexFn, state_path: Path, max_finished: int = 500
+        self,
+        uploads_dir: Path,
+        index_fn: IndexFn,
+        state_path: Path,
+        max_finished: int = 500,
+        recover: bool = True,
     ) -> None:
+        """`recover` fails the jobs an earlier process left running and removes their staging;
+        of several serving processes only the one that starts them does it (never a sibling
+        whose jobs are live)."""
         self.uploads_dir = uploads_dir
         self.write_lock = threading.Lock()
         self._index_fn = index_fn
@@ -105,8 +113,10 @@ class JobManager:
         self._reserved: dict[str, Path] = {}
         self._lock = threading.Lock()
         self._executor = ThreadPoolExecutor(max_workers=1, thread_name_prefix="index-job")
-        self._fail_interrupted()
-        self._remove_stale_staging()
+        self._recover = recover
+        if recover:
+            self._fail_interrupted()
+            self._remove_stale_staging()
 
     def reserve(self) -> tuple[str, Path]:
         """A new job id and an empty staging folder to write its files into."""
@@ -151,8 +161,9 @@ class JobManager:
     def shutdown(self) -> None:
         """Finish the running job; queued ones are dropped with their staged files (and failed)."""
         self._executor.shutdown(wait=True, cancel_futures=True)
-        self._fail_interrupted()
-        self._remove_stale_staging()
+        if self._recover:  # else the next start of the service fails them, siblings may be live
+            self._fail_interrupted()
+            self._remove_stale_staging()
 
     def _set(
         self, job: _Job, status: JobState, detail: str | None = None, report: IndexReport | None = None

@@ -29,9 +29,13 @@ DF_CACHE_TERMS = 100_000
 
 
 class Snapshot:
-    """A committed, immutable index generation opened for reading (thread-safe)."""
+    """A committed, immutable index generation opened for reading (thread-safe).
 
-    def __init__(self, index_dir: Path, name: str) -> None:
+    `mmap` maps the vectors from the file (read-only) instead of copying them: the serving
+    processes of `assistant serve --workers N` then share one copy of the pages.
+    """
+
+    def __init__(self, index_dir: Path, name: str, mmap: bool = False) -> None:
         self.index_dir = index_dir
         self.name = name
         self.path = index_dir / SNAPSHOTS_DIR / name
@@ -42,7 +46,7 @@ class Snapshot:
         self._check_schema_version(hint)
         self._verify_checksums(hint)
         try:
-            self.vectors = VectorIndex.read(self.path)
+            self.vectors = VectorIndex.read(self.path, mmap=mmap)
         except (RuntimeError, OSError, ValueError) as exc:
             raise IndexCorruptError(f"vector file in {self.path} is damaged ({exc}); {hint}") from exc
         if (

@@ -26,14 +26,15 @@ class IndexStore(IndexFolder):
         return self.current_name() is not None
 
     def open(self, name: str | None = None) -> Snapshot:
-        """Snapshot `name` (default: the live one); IndexNotFoundError when there is no index."""
+        """Snapshot `name` (default: the live one), vectors memory-mapped (shared between the
+        processes that serve it); IndexNotFoundError when there is no index."""
         name = name or self.current_name()
         if name is None:
             raise IndexNotFoundError(
                 f"no index at {self.index_dir}; build one with "
                 f"`assistant index build corpus/ --index-dir {self.index_dir}`"
             )
-        return Snapshot(self.index_dir, name)
+        return Snapshot(self.index_dir, name, mmap=True)
 
     @contextlib.contextmanager
     def writer(

@@ -1,0 +1,133 @@
+"""Serving with several worker processes, and load shedding: real servers on 127.0.0.1."""
+
+from __future__ import annotations
+
+import re
+import subprocess
+import sys
+import threading
+import time
+from collections.abc import Iterator
+from concurrent.futures import ThreadPoolExecutor
+from contextlib import contextmanager
+from pathlib import Path
+
+import httpx
+
+from assistant.core import Assistant
+from tests.conftest import EXAMPLE_QUESTION
+from tests.helpers import (
+    SURVEY_DOC,
+    SURVEY_QUESTION,
+    SURVEY_TEXT,
+    app_on,
+    assistant_on,
+    running_server,
+    subprocess_env,
+)
+
+#: the bounded load: this many requests, this many in flight at once
+LOAD_REQUESTS = 48
+LOAD_CLIENTS = 8
+
+
+@contextmanager
+def serve_workers(index_dir: Path, workers: int) -> Iterator[str]:
+    """`assistant serve --workers N` in a child process; yields its URL once it answers."""
+    command = [sys.executable, "-c", "from assistant.cli import main; main()", "serve"]
+    command += ["--port", "0", "--index-dir", str(index_dir), "--no-build", "--workers", str(workers)]
+    process = subprocess.Popen(
+        command, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True, env=subprocess_env()
+    )
+    try:
+        assert process.stdout is not None
+        lines: list[str] = []
+        for line in process.stdout:
+            lines.append(line)
+            if line.startswith("Serving on "):
+                break
+        match = re.fullmatch(r"Serving on (http://127\.0\.0\.1:\d+)\n", lines[-1] if lines else "")
+        assert match, "".join(lines)
+        threading.Thread(target=process.stdout.read, daemon=True).start()  # keep the pipe drained
+        deadline = time.monotonic() + 120
+        while True:  # every worker loads the model before it accepts; wait for one to answer
+            try:
+                httpx.get(f"{match.group(1)}/health", timeout=5).raise_for_status()
+                break
+            except httpx.TransportError:
+                assert process.poll() is None and time.monotonic() < deadline, "workers did not start"
+                time.sleep(0.2)
+        yield match.group(1)
+    finally:
+        process.terminate()
+        process.wait(60)
+
+
+def _ask_many(url: str, question: str, count: int) -> list[httpx.Response]:
+    """`count` questions over `LOAD_CLIENTS` parallel clients, each on fresh connections, so the
+    kernel spreads them over the worker processes."""
+
+    def one(_: int) -> httpx.Response:
+        with httpx.Client(base_url=url, timeout=120) as http:
+            return http.post("/ask", json={"question": question})
+
+    with ThreadPoolExecutor(LOAD_CLIENTS) as pool:
+        return list(pool.map(one, range(count)))
+
+
+def test_two_workers_hold_a_bounded_load_and_all_see_a_new_snapshot(
+    mutable_index_dir: Path, sample_assistant: Assistant
+) -> None:
+    with serve_workers(mutable_index_dir, workers=2) as url:
+        responses = _ask_many(url, EXAMPLE_QUESTION, LOAD_REQUESTS)
+        assert [r.status_code for r in responses] == [200] * LOAD_REQUESTS, [
+            r.text for r in responses if r.status_code != 200
+        ]
+        assert all(r.json()["citations"] for r in responses)
+
+        # A build by another process commits a new snapshot; every worker serves it next.
+        (mutable_index_dir.parent / "new").mkdir()
+        survey = mutable_index_dir.parent / "new" / "harbour-lighting-survey.txt"
+        survey.write_text(SURVEY_TEXT, encoding="utf-8")
+        assistant_on(mutable_index_dir, sample_assistant).index_paths([survey], prune=False)
+        after = _ask_many(url, SURVEY_QUESTION, 2 * LOAD_CLIENTS)
+        assert all(r.status_code == 200 for r in after)
+        assert all(SURVEY_DOC in {c["doc_id"] for c in r.json()["citations"]} for r in after)
+
+
+def test_questions_beyond_the_queue_limit_get_a_fast_503_while_the_admitted_one_is_answered(
+    mutable_index_dir: Path, sample_assistant: Assistant
+) -> None:
+    app = app_on(mutable_index_dir, sample_assistant, queue_limit=1)
+    body_sent = threading.Event()
+    release = threading.Event()
+
+    def slow_body() -> Iterator[bytes]:
+        # The request is admitted when its headers arrive and held until its body is complete.
+        yield b'{"question": '
+        body_sent.set()
+        release.wait(60)
+        yield f'"{EXAMPLE_QUESTION}"}}'.encode()
+
+    with running_server(app) as url, httpx.Client(base_url=url, timeout=60) as http:
+        with ThreadPoolExecutor(1) as pool:
+            admitted = pool.submit(
+                http.post, "/ask", content=slow_body(), headers={"Content-Type": "application/json"}
+            )
+            assert body_sent.wait(30)
+            deadline = time.monotonic() + 30
+            with httpx.Client(base_url=url, timeout=30) as other:
+                while True:  # the held request reaches the app just after its first bytes
+                    refused = other.post("/ask", json={"question": EXAMPLE_QUESTION})
+                    if refused.status_code == 503 or time.monotonic() > deadline:
+                        break
+                    time.sleep(0.05)
+                assert refused.status_code == 503, refused.text
+                assert refused.headers["Retry-After"] == "1"
+                assert "ASSISTANT_QUEUE_LIMIT" in refused.json()["detail"]
+                assert other.get("/health").status_code == 200  # only questions are shed
+            release.set()
+            answered = admitted.result(60)
+        assert answered.status_code == 200, answered.text
+        assert answered.json()["citations"]
+        assert http.post("/ask", json={"question": EXAMPLE_QUESTION}).status_code == 200
