@@ -38,6 +38,7 @@ from assistant.models import (
     Passage,
     SearchFilters,
 )
+from assistant.observability.metrics import build_timer, observe_answer
 from assistant.retrieval.hybrid import RetrievedChunk, SearchMode, retrieve
 from assistant.settings import Settings
 from assistant.store import FORMAT_VERSION, Manifest, ReadView, chunk_key, open_store
@@ -287,7 +288,9 @@ class Assistant:
         chosen = self.composer(composer)
         context = self._context(question, top_k, filters, history, timings)
         if context is None:
-            yield AnswerReady(_empty_index_answer(question.strip(), timings, started))
+            empty = _empty_index_answer(question.strip(), timings, started)
+            observe_answer(empty)
+            yield AnswerReady(empty)
             return
         compose_started = time.perf_counter()
         answer: Answer | None = None
@@ -307,6 +310,7 @@ class Assistant:
         timings["compose"] = _ms(compose_started)
         timings["total"] = _ms(started)
         answer.timings_ms = timings
+        observe_answer(answer)
         yield AnswerReady(answer)
 
     def search(
@@ -351,7 +355,7 @@ class Assistant:
         progress: Progress | None = None,
     ) -> IndexReport:
         """Index files and folders incrementally; the new snapshot is live when this returns."""
-        with self._write_lock:
+        with self._write_lock, build_timer():
             if not rebuild:  # a rebuild must not need the (possibly damaged) live snapshot
                 self.refresh()
             report = build_index(

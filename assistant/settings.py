@@ -80,6 +80,10 @@ class Settings(BaseSettings):
     max_upload_bytes: int = Field(20_000_000, ge=1)
     api_key: SecretStr | None = None
     require_key_for_read: bool = False
+    log_format: Literal["json", "text"] = Field(
+        "json",
+        description="`assistant serve` logs: one JSON object per line with the request id, or plain text",
+    )
     rate_limit_per_minute: int = Field(0, ge=0, description="per client on /ask and uploads; 0 = off")
 
     # Slack

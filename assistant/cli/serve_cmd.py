@@ -29,8 +29,10 @@ from assistant.cli.common import command_settings, friendly_errors, index_dir_op
 def serve_command(host: str | None, port: int | None, index_dir: Path | None, build: bool) -> None:
     """Serve the API (OpenAPI at /docs) and the web UI, printing the address to open."""
     import uvicorn
+    from uvicorn.config import LOGGING_CONFIG
 
     from assistant.core import Assistant
+    from assistant.observability.logs import use_json_logs
     from assistant.server import create_app
 
     settings = command_settings(host=host, port=port, index_dir=index_dir)
@@ -50,7 +52,13 @@ def serve_command(host: str | None, port: int | None, index_dir: Path | None, bu
     bound_port = sock.getsockname()[1]
     shown_host = f"[{settings.host}]" if ":" in settings.host else settings.host
     click.echo(f"Serving on http://{shown_host}:{bound_port}")
-    server = uvicorn.Server(uvicorn.Config(app, log_level="info", timeout_graceful_shutdown=10))
+    json_logs = settings.log_format == "json"
+    config = uvicorn.Config(
+        app, log_level="info", timeout_graceful_shutdown=10, log_config=None if json_logs else LOGGING_CONFIG
+    )
+    if json_logs:
+        use_json_logs()
+    server = uvicorn.Server(config)
     server.run(sockets=[sock])
 
 

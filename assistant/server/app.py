@@ -20,6 +20,7 @@ from assistant.core import Assistant
 from assistant.server.auth import READ_SCHEME, WRITE_SCHEME, RateLimiter, key_required
 from assistant.server.errors import install_error_handlers
 from assistant.server.jobs import JOBS_FILENAME, JobManager
+from assistant.server.observability import ObservabilityMiddleware
 from assistant.server.routes import ROUTERS, documents
 from assistant.server.routes.web import WEB_DIR
 from assistant.settings import Settings
@@ -85,6 +86,7 @@ def create_app(settings: Settings | None = None, assistant: Assistant | None = N
         limits={("POST", "/documents"): settings.max_upload_bytes + MULTIPART_OVERHEAD},
     )
     app.add_middleware(SecurityHeadersMiddleware)
+    app.add_middleware(ObservabilityMiddleware)  # times and tags everything but CORS preflights
     if settings.cors_origins:  # outermost, so even an early 413 carries CORS headers
         app.add_middleware(
             CORSMiddleware,

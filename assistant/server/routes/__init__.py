@@ -4,10 +4,11 @@ from __future__ import annotations
 
 from fastapi import APIRouter
 
-from assistant.server.routes import ask, documents, feedback, health, openai_compat, search, web
+from assistant.server.routes import ask, documents, feedback, health, metrics, openai_compat, search, web
 
 ROUTERS: tuple[APIRouter, ...] = (
     health.router,
+    metrics.router,
     ask.router,
     search.router,
     documents.router,
