@@ -4,7 +4,17 @@ from __future__ import annotations
 
 from fastapi import APIRouter
 
-from assistant.server.routes import ask, documents, feedback, health, metrics, openai_compat, search, web
+from assistant.server.routes import (
+    ask,
+    documents,
+    feedback,
+    gaps,
+    health,
+    metrics,
+    openai_compat,
+    search,
+    web,
+)
 
 ROUTERS: tuple[APIRouter, ...] = (
     health.router,
@@ -13,6 +23,7 @@ ROUTERS: tuple[APIRouter, ...] = (
     search.router,
     documents.router,
     feedback.router,
+    gaps.router,
     openai_compat.router,
     web.router,
 )
