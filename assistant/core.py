@@ -38,6 +38,7 @@ from assistant.models import (
     Passage,
     SearchFilters,
 )
+from assistant.observability.metrics import build_timer, observe_answer
 from assistant.retrieval.hybrid import RetrievedChunk, SearchMode, retrieve
 from assistant.settings import Settings
 from assistant.store import FORMAT_VERSION, Manifest, ReadView, chunk_key, open_store
@@ -45,6 +46,7 @@ from assistant.store.lexical import content_terms
 
 if TYPE_CHECKING:
     from assistant.state.feedback import FeedbackStore
+    from assistant.state.gaps import GapStore, Reason
 
 log = logging.getLogger(__name__)
 
@@ -87,6 +89,7 @@ class Assistant:
         self._swap_lock = threading.Lock()
         self._write_lock = threading.Lock()
         self._feedback: FeedbackStore | None = None
+        self._gaps: GapStore | None = None
 
     # --- construction ---------------------------------------------------------------------
 
@@ -287,7 +290,9 @@ class Assistant:
         chosen = self.composer(composer)
         context = self._context(question, top_k, filters, history, timings)
         if context is None:
-            yield AnswerReady(_empty_index_answer(question.strip(), timings, started))
+            empty = _empty_index_answer(question.strip(), timings, started)
+            observe_answer(empty)
+            yield AnswerReady(empty)
             return
         compose_started = time.perf_counter()
         answer: Answer | None = None
@@ -307,6 +312,8 @@ class Assistant:
         timings["compose"] = _ms(compose_started)
         timings["total"] = _ms(started)
         answer.timings_ms = timings
+        observe_answer(answer)
+        self._record_gap(answer)
         yield AnswerReady(answer)
 
     def search(
@@ -351,7 +358,7 @@ class Assistant:
         progress: Progress | None = None,
     ) -> IndexReport:
         """Index files and folders incrementally; the new snapshot is live when this returns."""
-        with self._write_lock:
+        with self._write_lock, build_timer():
             if not rebuild:  # a rebuild must not need the (possibly damaged) live snapshot
                 self.refresh()
             report = build_index(
@@ -410,6 +417,25 @@ class Assistant:
 
             self._feedback = FeedbackStore(self.index_dir / "feedback.sqlite")
         return self._feedback
+
+    # ---- content gaps (assistant/state/gaps.py) ----
+    @property
+    def gaps(self) -> GapStore:
+        """Questions the documents answered badly, kept beside the index."""
+        if self._gaps is None:
+            from assistant.state.gaps import GAPS_FILENAME, GapStore
+
+            self._gaps = GapStore(self.index_dir / GAPS_FILENAME, self.settings.gaps_retention_days)
+        return self._gaps
+
+    def _record_gap(self, answer: Answer) -> None:
+        if not self.settings.gaps_enabled:
+            return
+        low = answer.confidence is not None and answer.confidence < self.settings.gaps_confidence_below
+        if answer.abstained or low:
+            doc_ids = list(dict.fromkeys(p.doc_id for p in answer.passages))
+            reason: Reason = "refused" if answer.abstained else "low_confidence"
+            self.gaps.record(answer.question, reason, doc_ids, answer.confidence)
 
 
 def _ms(started: float) -> float:

@@ -89,6 +89,23 @@ class Settings(BaseSettings):
     max_upload_bytes: int = Field(20_000_000, ge=1)
     api_key: SecretStr | None = None
     require_key_for_read: bool = False
+    gaps_enabled: bool = Field(True, description="record refused, low-confidence and thumbs-down questions")
+    gaps_retention_days: int = Field(
+        30, ge=1, le=3650, description="content gaps older than this are deleted"
+    )
+    gaps_confidence_below: float = Field(
+        0.5, ge=0.0, le=1.0, description="an answer with a lower confidence is recorded as a content gap"
+    )
+    gaps_group_similarity: float = Field(
+        0.75,
+        ge=0.0,
+        le=1.0,
+        description="cosine similarity at which the content-gaps page groups two questions",
+    )
+    log_format: Literal["json", "text"] = Field(
+        "json",
+        description="`assistant serve` logs: one JSON object per line with the request id, or plain text",
+    )
     rate_limit_per_minute: int = Field(0, ge=0, description="per client on /ask and uploads; 0 = off")
 
     # Slack

@@ -82,6 +82,12 @@ def _thresholds(specs: Sequence[str], at_least: bool, param: str) -> list[Any]:
     help="Markdown report path [default: --out with .md].",
 )
 @click.option(
+    "--html",
+    "html_path",
+    type=click.Path(dir_okay=False, path_type=Path),
+    help="Also write one self-contained HTML page with charts (with --compare: both runs).",
+)
+@click.option(
     "--compare",
     type=click.Path(dir_okay=False, path_type=Path),
     help="An earlier JSON report: print metric deltas and flipped questions.",
@@ -150,6 +156,7 @@ def run_command(
     index_dir: Path | None,
     out: Path | None,
     markdown: Path | None,
+    html_path: Path | None,
     compare: Path | None,
     minimums: tuple[str, ...],
     maximums: tuple[str, ...],
@@ -206,6 +213,12 @@ def run_command(
         md_path.parent.mkdir(parents=True, exist_ok=True)
         md_path.write_text(rep.markdown_report(report, comparison), encoding="utf-8")
         click.echo(f"wrote {md_path}")
+    if html_path is not None:
+        from assistant.evaluation.html_report import html_report
+
+        html_path.parent.mkdir(parents=True, exist_ok=True)
+        html_path.write_text(html_report(report, old, title=f"Evaluation: {gold.name}"), encoding="utf-8")
+        click.echo(f"wrote {html_path}")
     missed = rep.missed_thresholds(report["metrics"], thresholds)
     if missed:
         raise click.ClickException("thresholds missed: " + "; ".join(missed))

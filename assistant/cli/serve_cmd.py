@@ -38,8 +38,10 @@ def serve_command(
 ) -> None:
     """Serve the API (OpenAPI at /docs) and the web UI, printing the address to open."""
     import uvicorn
+    from uvicorn.config import LOGGING_CONFIG
 
     from assistant.core import Assistant
+    from assistant.observability.logs import use_json_logs
     from assistant.server import create_app
 
     settings = command_settings(host=host, port=port, index_dir=index_dir, workers=workers)
@@ -62,31 +64,42 @@ def serve_command(
     if settings.workers > 1:
         click.echo(f"Starting {settings.workers} worker processes over {settings.index_dir}")
     click.echo(f"Serving on http://{shown_host}:{bound_port}")
+    json_logs = settings.log_format == "json"
     if settings.workers == 1:
-        server = uvicorn.Server(uvicorn.Config(app, log_level="info", timeout_graceful_shutdown=10))
-        server.run(sockets=[sock])
+        log_config = None if json_logs else LOGGING_CONFIG
+        config = uvicorn.Config(app, log_level="info", timeout_graceful_shutdown=10, log_config=log_config)
+        if json_logs:
+            use_json_logs()
+        uvicorn.Server(config).run(sockets=[sock])
         return
-    _serve_workers(settings.workers, settings.index_dir, sock)
+    _serve_workers(settings.workers, settings.index_dir, sock, json_logs)
 
 
-def _serve_workers(workers: int, index_dir: Path, sock: socket.socket) -> None:
+def _serve_workers(workers: int, index_dir: Path, sock: socket.socket, json_logs: bool) -> None:
     """Several processes on one listening socket, each building its own app from the factory.
 
     Each process opens the index from disk, so they share it as files: the vectors are mapped
     read-only, SQLite is read through read-only connections, and a new snapshot (the CURRENT
-    file a build rewrites) is picked up by every process at its next request.
+    file a build rewrites) is picked up by every process at its next request. Metrics go to a
+    shared multiprocess folder (PROMETHEUS_MULTIPROC_DIR, a fresh one unless set), so a scrape
+    of any worker counts them all.
     """
+    import tempfile
+
     import uvicorn
+    from uvicorn.config import LOGGING_CONFIG
     from uvicorn.supervisors import Multiprocess
 
     # The command's options reach the worker processes (spawned, not forked) as the environment.
     os.environ["ASSISTANT_INDEX_DIR"] = str(index_dir)
+    os.environ.setdefault("PROMETHEUS_MULTIPROC_DIR", tempfile.mkdtemp(prefix="assistant-metrics-"))
     config = uvicorn.Config(
         "assistant.server.app:create_app_from_environment",
         factory=True,
         workers=workers,
         log_level="info",
         timeout_graceful_shutdown=10,
+        log_config=None if json_logs else LOGGING_CONFIG,
     )
     Multiprocess(config, sockets=[sock]).run()
 

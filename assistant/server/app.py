@@ -21,6 +21,7 @@ from assistant.server.admission import AdmissionMiddleware
 from assistant.server.auth import READ_SCHEME, WRITE_SCHEME, RateLimiter, key_required
 from assistant.server.errors import install_error_handlers
 from assistant.server.jobs import JOBS_FILENAME, JobManager
+from assistant.server.observability import ObservabilityMiddleware
 from assistant.server.routes import ROUTERS, documents
 from assistant.server.routes.web import WEB_DIR
 from assistant.settings import Settings
@@ -93,6 +94,7 @@ def create_app(
     )
     app.add_middleware(AdmissionMiddleware, limit=settings.queue_limit)
     app.add_middleware(SecurityHeadersMiddleware)
+    app.add_middleware(ObservabilityMiddleware)  # times and tags everything but CORS preflights
     if settings.cors_origins:  # outermost, so even an early 413 carries CORS headers
         app.add_middleware(
             CORSMiddleware,
@@ -113,7 +115,12 @@ def create_app_from_environment() -> FastAPI:
     """The app factory each worker process of `assistant serve --workers N` calls (uvicorn's
     `factory=True`): settings from the environment, the index opened read-only from disk (the
     vectors memory-mapped, so the processes share their pages) and the query model warmed."""
-    app = create_app(Settings(), recover_jobs=False)
+    settings = Settings()
+    if settings.log_format == "json":
+        from assistant.observability.logs import use_json_logs
+
+        use_json_logs()
+    app = create_app(settings, recover_jobs=False)
     app.state.assistant.embed_query("warm up")  # load the model now, not during the first question
     return app
 

@@ -15,6 +15,7 @@ from collections.abc import Callable, Hashable
 from pathlib import Path
 from typing import Generic, TypeVar
 
+from assistant.observability.metrics import count_slack_event
 from assistant.state.migrations import Migration, StateDB
 
 V = TypeVar("V")
@@ -137,13 +138,13 @@ class Deduplicator:
 
     def claim_event(self, event_id: str) -> bool:
         """True the first time an Events API `event_id` is seen (retries reuse the id)."""
-        return self._claim(f"event:{event_id}")
+        return self._claim(f"event:{event_id}", "event")
 
     def claim_message(self, channel: str, ts: str) -> bool:
         """True the first time the bot decides to answer the message `(channel, ts)`."""
-        return self._claim(f"message:{channel}:{ts}")
+        return self._claim(f"message:{channel}:{ts}", "message")
 
-    def _claim(self, key: str) -> bool:
+    def _claim(self, key: str, kind: str) -> bool:
         now = self._clock()
         # One short write transaction: of two processes claiming the same key, one inserts and
         # the other, waiting on the lock, then finds the row.
@@ -159,4 +160,5 @@ class Deduplicator:
                     " LIMIT -1 OFFSET ?)",
                     (self._max_items,),
                 )
+        count_slack_event(kind, handled=bool(inserted))
         return bool(inserted)

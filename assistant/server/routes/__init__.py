@@ -4,14 +4,26 @@ from __future__ import annotations
 
 from fastapi import APIRouter
 
-from assistant.server.routes import ask, documents, feedback, health, openai_compat, search, web
+from assistant.server.routes import (
+    ask,
+    documents,
+    feedback,
+    gaps,
+    health,
+    metrics,
+    openai_compat,
+    search,
+    web,
+)
 
 ROUTERS: tuple[APIRouter, ...] = (
     health.router,
+    metrics.router,
     ask.router,
     search.router,
     documents.router,
     feedback.router,
+    gaps.router,
     openai_compat.router,
     web.router,
 )

@@ -7,7 +7,7 @@ from typing import Annotated, Literal
 from fastapi import APIRouter, Query
 from pydantic import BaseModel, Field
 
-from assistant.server.deps import FeedbackDep, RateLimited, ReadAccess, SettingsDep, WriteAccess
+from assistant.server.deps import AssistantDep, FeedbackDep, RateLimited, ReadAccess, SettingsDep, WriteAccess
 from assistant.server.errors import error_responses
 from assistant.server.routes.ask import check_question_length
 from assistant.state.feedback import MAX_COMMENT_CHARS, MAX_ID_CHARS
@@ -47,12 +47,18 @@ class FeedbackList(BaseModel):
     responses=error_responses(401, 413, 422, 429),
     dependencies=[ReadAccess, RateLimited],
 )
-def add_feedback(body: FeedbackIn, store: FeedbackDep, settings: SettingsDep) -> FeedbackCreated:
+def add_feedback(
+    body: FeedbackIn, store: FeedbackDep, settings: SettingsDep, assistant: AssistantDep
+) -> FeedbackCreated:
     """Record a rating (and optional comment) for an answer id."""
     check_question_length(body.question, settings)
     row_id = store.add(
         body.answer_id, body.rating, comment=body.comment, question=body.question, source="web"
     )
+    if body.rating == "down" and body.question.strip() and settings.gaps_enabled:
+        # The feedback names no documents: search again for the ones this question retrieves.
+        doc_ids = list(dict.fromkeys(p.doc_id for p in assistant.search(body.question)))
+        assistant.gaps.record(body.question, "thumbs_down", doc_ids)
     return FeedbackCreated(id=row_id)
 
 

@@ -89,6 +89,13 @@ async function errorFrom(response) {
   return new ApiError(response.status, detailFrom(response.status, body, response.statusText));
 }
 
+/** GET with auth for a non-JSON body (the CSV export); resolves to its text. */
+export async function apiText(path) {
+  const response = await withAuth((auth) => doFetch(path, { headers: { ...auth } }));
+  if (!response.ok) throw await errorFrom(response);
+  return response.text();
+}
+
 async function doFetch(path, init) {
   try {
     return await fetch(path, init);

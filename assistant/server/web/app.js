@@ -7,6 +7,7 @@ import { api, setKeyPrompt } from "./api.js";
 import { ChatView } from "./chat.js";
 import { confirmDialog, promptApiKey } from "./dialogs.js";
 import { DocumentsView } from "./documents.js";
+import { GapsView } from "./gaps.js";
 import { el, iconButton, relativeTime, replaceChildren } from "./dom.js";
 import { ChatStore } from "./store.js";
 import { DocumentViewer, docHash } from "./viewer.js";
@@ -43,6 +44,9 @@ const documents = new DocumentsView($("#documents-view"), {
   },
 });
 
+const gaps = new GapsView($("#gaps-view"), { openDoc: (docId) => openDoc(docId, null, null) });
+const VIEWS = { chat: "Chat", documents: "Documents", gaps: "Content gaps" };
+
 /** Show a document range in the side panel, through the URL so the link can be shared. */
 function openDoc(docId, start, end) {
   const hash = docHash(docId, start, end);
@@ -51,7 +55,7 @@ function openDoc(docId, start, end) {
 }
 
 function viewHash() {
-  return view === "documents" ? "#/documents" : "#/";
+  return view === "chat" ? "#/" : `#/${view}`;
 }
 
 function closeDoc() {
@@ -81,7 +85,8 @@ function route() {
     return;
   }
   viewer.close();
-  showView(path === "/documents" ? "documents" : "chat");
+  const name = path.replace(/^\//, "");
+  showView(name in VIEWS ? name : "chat");
 }
 
 function showView(name, { focus = true } = {}) {
@@ -89,18 +94,20 @@ function showView(name, { focus = true } = {}) {
   view = name;
   $("#chat-view").hidden = name !== "chat";
   $("#documents-view").hidden = name !== "documents";
+  $("#gaps-view").hidden = name !== "gaps";
   for (const link of document.querySelectorAll("[data-nav]")) {
     if (link.dataset.nav === name) link.setAttribute("aria-current", "page");
     else link.removeAttribute("aria-current");
   }
-  const label = name === "documents" ? "Documents" : "Chat";
+  const label = VIEWS[name];
   $("[data-role=topbar-title]").textContent = label;
   document.title = `${label} · Assistant`;
   setSidebar(false);
   if (name === "documents") documents.load();
+  if (name === "gaps") gaps.load();
   if (changed && focus) {
     if (name === "chat") chat.focusInput();
-    else $("#documents-heading").focus?.();
+    else $(`#${name}-heading`).focus?.();
   }
 }
 
