@@ -75,6 +75,12 @@ def _ask_many(url: str, question: str, count: int) -> list[httpx.Response]:
         return list(pool.map(one, range(count)))
 
 
+def _answers_counted(exposition: str) -> float:
+    """The sum of `assistant_answers_total` over its outcomes in a Prometheus text exposition."""
+    values = re.findall(r"^assistant_answers_total\{[^}]*\} (\S+)$", exposition, flags=re.M)
+    return sum(float(v) for v in values)
+
+
 def test_two_workers_hold_a_bounded_load_and_all_see_a_new_snapshot(
     mutable_index_dir: Path, sample_assistant: Assistant
 ) -> None:
@@ -84,6 +90,9 @@ def test_two_workers_hold_a_bounded_load_and_all_see_a_new_snapshot(
             r.text for r in responses if r.status_code != 200
         ]
         assert all(r.json()["citations"] for r in responses)
+        # Every worker writes to the shared metrics folder, so one scrape counts every answer.
+        scraped = httpx.get(f"{url}/metrics", timeout=30).text
+        assert _answers_counted(scraped) == LOAD_REQUESTS, scraped
 
         # A build by another process commits a new snapshot; every worker serves it next.
         (mutable_index_dir.parent / "new").mkdir()
