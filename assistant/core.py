@@ -28,7 +28,8 @@ from assistant.errors import (
     InvalidQuestionError,
     ModelMismatchError,
 )
-from assistant.indexing import Progress, build_index, remove_document
+from assistant.indexing import Progress, build_index, remove_document, sync_source
+from assistant.sources import Source
 from assistant.models import (
     Answer,
     DocumentInfo,
@@ -367,6 +368,16 @@ class Assistant:
             self.refresh()
             # export the query model now, while torch is loaded anyway (no-op once cached)
             _ = self.query_embedder
+            return report
+
+    def sync_source(self, source: Source, progress: Progress | None = None) -> IndexReport:
+        """Bring the index in line with one source (new, changed and vanished items), then go live."""
+        with self._write_lock:
+            self.refresh()
+            report = sync_source(
+                self.store, self.embedder, self.settings, self._manifest(), source, progress=progress
+            )
+            self.refresh()
             return report
 
     def remove_document(self, doc_id: str) -> None:

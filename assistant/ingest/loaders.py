@@ -56,8 +56,6 @@ def load_file(path: Path, max_bytes: int = 50_000_000) -> LoadedDocument:
     `source` is `str(path)` as given. The size is checked before any parsing.
     """
     check_supported(path)
-    extension = path.suffix.lower()
-    reader = _READERS[extension]
     try:
         size = path.stat().st_size
         if not path.is_file():
@@ -71,6 +69,18 @@ def load_file(path: Path, max_bytes: int = 50_000_000) -> LoadedDocument:
         raise LoadError("file not found") from exc
     except OSError as exc:
         raise LoadError(f"cannot read file: {exc.strerror or exc}") from exc
+    return load_bytes(data, path, max_bytes)
+
+
+def load_bytes(data: bytes, path: Path, max_bytes: int = 50_000_000) -> LoadedDocument:
+    """Parse bytes already read (a source's fetch); `path` names the kind and the source."""
+    check_supported(path)
+    extension = path.suffix.lower()
+    reader = _READERS[extension]
+    if len(data) > max_bytes:
+        raise FileTooLargeError(f"file too large: {len(data):,} bytes, the limit is {max_bytes:,}")
+    if not data:
+        raise LoadError("empty file: it contains no text")
     try:
         document = reader(data, path, max_bytes)
     except LoadError:
