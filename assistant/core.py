@@ -29,7 +29,6 @@ from assistant.errors import (
     ModelMismatchError,
 )
 from assistant.indexing import Progress, build_index, remove_document, sync_source
-from assistant.sources import Source
 from assistant.models import (
     Answer,
     DocumentInfo,
@@ -41,6 +40,7 @@ from assistant.models import (
 )
 from assistant.retrieval.hybrid import RetrievedChunk, SearchMode, retrieve
 from assistant.settings import Settings
+from assistant.sources import Source
 from assistant.store import FORMAT_VERSION, Manifest, ReadView, chunk_key, open_store
 from assistant.store.lexical import content_terms
 

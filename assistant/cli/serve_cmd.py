@@ -3,11 +3,16 @@
 from __future__ import annotations
 
 import socket
+import threading
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import click
 
 from assistant.cli.common import command_settings, friendly_errors, index_dir_option
+
+if TYPE_CHECKING:
+    from assistant.core import Assistant
 
 
 @click.command("serve")
@@ -25,8 +30,17 @@ from assistant.cli.common import command_settings, friendly_errors, index_dir_op
     show_default=True,
     help="Index the corpus folder (ASSISTANT_CORPUS_DIR) first if the index does not exist yet.",
 )
+@click.option(
+    "--watch",
+    "watch_paths",
+    multiple=True,
+    type=click.Path(path_type=Path),
+    help="A folder (or file) to keep in sync while serving; repeat for more.",
+)
 @friendly_errors
-def serve_command(host: str | None, port: int | None, index_dir: Path | None, build: bool) -> None:
+def serve_command(
+    host: str | None, port: int | None, index_dir: Path | None, build: bool, watch_paths: tuple[Path, ...]
+) -> None:
     """Serve the API (OpenAPI at /docs) and the web UI, printing the address to open."""
     import uvicorn
 
@@ -51,7 +65,27 @@ def serve_command(host: str | None, port: int | None, index_dir: Path | None, bu
     shown_host = f"[{settings.host}]" if ":" in settings.host else settings.host
     click.echo(f"Serving on http://{shown_host}:{bound_port}")
     server = uvicorn.Server(uvicorn.Config(app, log_level="info", timeout_graceful_shutdown=10))
-    server.run(sockets=[sock])
+    stop = threading.Event()
+    if watch_paths:
+        _start_watching(assistant, list(watch_paths), stop)
+    try:
+        server.run(sockets=[sock])
+    finally:
+        stop.set()
+
+
+def _start_watching(assistant: Assistant, paths: list[Path], stop: threading.Event) -> None:
+    """Keep `paths` in sync from a background thread; answers see each new snapshot at once."""
+    from assistant.sources.watch import watch_folders
+
+    click.echo(f"Watching {', '.join(map(str, paths))}")
+    thread = threading.Thread(
+        target=watch_folders,
+        args=(paths, lambda: assistant.index_paths(paths, prune=True), stop),
+        name="watch",
+        daemon=True,
+    )
+    thread.start()
 
 
 def _listen(host: str, port: int) -> socket.socket:

@@ -46,8 +46,15 @@ class Listing:
     skipped: list[SkippedFile] = field(default_factory=list)
 
 
+#: the words every ItemChangedError's message ends with (a watcher retries such items soon)
+RETRIED = "retried at the next sync"
+
+
 class ItemChangedError(LoadError):
     """The item changed or vanished while it was read: retried at the next sync, never indexed."""
+
+    def __init__(self, reason: str) -> None:
+        super().__init__(f"{reason}; {RETRIED}")
 
 
 @runtime_checkable
