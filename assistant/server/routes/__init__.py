@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from fastapi import APIRouter
 
-from assistant.server.routes import ask, documents, feedback, health, openai_compat, search, web
+from assistant.server.routes import ask, documents, feedback, health, openai_compat, search, sources, web
 
 ROUTERS: tuple[APIRouter, ...] = (
     health.router,
@@ -12,6 +12,7 @@ ROUTERS: tuple[APIRouter, ...] = (
     search.router,
     documents.router,
     feedback.router,
+    sources.router,
     openai_compat.router,
     web.router,
 )
