@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import logging
 import socket
 import threading
 from pathlib import Path
@@ -13,6 +14,8 @@ from assistant.cli.common import command_settings, friendly_errors, index_dir_op
 
 if TYPE_CHECKING:
     from assistant.core import Assistant
+
+log = logging.getLogger(__name__)
 
 
 @click.command("serve")
@@ -37,9 +40,21 @@ if TYPE_CHECKING:
     type=click.Path(path_type=Path),
     help="A folder (or file) to keep in sync while serving; repeat for more.",
 )
+@click.option(
+    "--sync-every",
+    type=click.FloatRange(min=1),
+    default=None,
+    envvar="ASSISTANT_SOURCES_SYNC_SECONDS",
+    help="Sync the registered sources (`assistant sources add`) every this many seconds.",
+)
 @friendly_errors
 def serve_command(
-    host: str | None, port: int | None, index_dir: Path | None, build: bool, watch_paths: tuple[Path, ...]
+    host: str | None,
+    port: int | None,
+    index_dir: Path | None,
+    build: bool,
+    watch_paths: tuple[Path, ...],
+    sync_every: float | None,
 ) -> None:
     """Serve the API (OpenAPI at /docs) and the web UI, printing the address to open."""
     import uvicorn
@@ -68,6 +83,8 @@ def serve_command(
     stop = threading.Event()
     if watch_paths:
         _start_watching(assistant, list(watch_paths), stop)
+    if sync_every is not None:
+        threading.Thread(target=_sync_sources, args=(assistant, sync_every, stop), daemon=True).start()
     try:
         server.run(sockets=[sock])
     finally:
@@ -100,3 +117,13 @@ def _listen(host: str, port: int) -> socket.socket:
         raise click.ClickException(f"cannot listen on {host}:{port}: {exc.strerror or exc}") from exc
     sock.set_inheritable(True)
     return sock
+
+
+def _sync_sources(assistant: Assistant, every: float, stop: threading.Event) -> None:
+    """Sync the registered sources now and every `every` seconds; a failed sync is retried."""
+    while not stop.is_set():
+        try:
+            assistant.sync_registered()
+        except Exception:  # the last good index keeps answering; the next round tries again
+            log.exception("syncing the registered sources failed")
+        stop.wait(every)
