@@ -23,12 +23,13 @@ from assistant.compose.seam import (
 )
 from assistant.embedding import Embedder, SentenceTransformerEmbedder, make_query_embedder
 from assistant.errors import (
+    ConfigError,
     DocumentNotFoundError,
     IndexCorruptError,
     InvalidQuestionError,
     ModelMismatchError,
 )
-from assistant.indexing import Progress, build_index, remove_document
+from assistant.indexing import Progress, build_index, remove_document, sync_source
 from assistant.models import (
     Answer,
     DocumentInfo,
@@ -41,6 +42,8 @@ from assistant.models import (
 from assistant.observability.metrics import build_timer, observe_answer
 from assistant.retrieval.hybrid import RetrievedChunk, SearchMode, retrieve
 from assistant.settings import Settings
+from assistant.sources import Source
+from assistant.sources.registry import SourceRegistry, SourceStatus, make_source
 from assistant.store import FORMAT_VERSION, Manifest, ReadView, chunk_key, open_store
 from assistant.store.lexical import content_terms
 
@@ -375,6 +378,32 @@ class Assistant:
             # export the query model now, while torch is loaded anyway (no-op once cached)
             _ = self.query_embedder
             return report
+
+    def sync_source(self, source: Source, progress: Progress | None = None) -> IndexReport:
+        """Bring the index in line with one source (new, changed and vanished items), then go live."""
+        with self._write_lock:
+            self.refresh()
+            report = sync_source(
+                self.store, self.embedder, self.settings, self._manifest(), source, progress=progress
+            )
+            self.refresh()
+            return report
+
+    def sources(self) -> SourceRegistry:
+        """The sources registered for this index (sources.json beside it)."""
+        return SourceRegistry(self.index_dir)
+
+    def sync_registered(self, source_id: str | None = None) -> list[SourceStatus]:
+        """Sync every registered source (or one), recording each outcome as it completes."""
+        registry = self.sources()
+        chosen = [s for s in registry.load() if source_id in (None, s.id)]
+        if source_id is not None and not chosen:
+            raise ConfigError(f"no source '{source_id}': `assistant sources list` shows them")
+        done = []
+        for status in chosen:
+            source = make_source(status)
+            done.append(registry.record(status, source, self.sync_source(source)))
+        return done
 
     def remove_document(self, doc_id: str) -> None:
         """Delete one document from dense and keyword search (DocumentNotFoundError if unknown)."""

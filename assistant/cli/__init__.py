@@ -13,6 +13,7 @@ from assistant.cli.index_cmd import index_group
 from assistant.cli.mcp_cmd import mcp_command
 from assistant.cli.serve_cmd import serve_command
 from assistant.cli.slack_cmd import slack
+from assistant.cli.sources_cmd import sources_group
 
 
 @click.group(context_settings={"help_option_names": ["-h", "--help"]})
@@ -33,3 +34,4 @@ main.add_command(slack)
 main.add_command(eval_group)
 main.add_command(serve_command)
 main.add_command(mcp_command)
+main.add_command(sources_group)

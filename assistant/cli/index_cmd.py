@@ -101,6 +101,28 @@ def _print_summary(report: IndexReport, index_dir: Path) -> None:
             click.echo(f"  {item.path}: {item.reason}", err=True)
 
 
+@index_group.command("watch")
+@click.argument("paths", nargs=-1, required=True, type=click.Path(path_type=Path))
+@index_dir_option
+@friendly_errors
+def watch_command(paths: tuple[Path, ...], index_dir: Path | None) -> None:
+    """Index PATHS, then re-index on every change (saves, renames, deletes) until Ctrl-C.
+
+    Vanished files are removed from the index; a file caught mid-save is retried.
+    """
+    from assistant.core import Assistant
+    from assistant.sources.watch import watch_folders
+
+    settings = command_settings(index_dir=index_dir)
+    assistant = Assistant.open_or_create(settings.index_dir, settings=settings)
+    click.echo(f"Watching {', '.join(map(str, paths))} (Ctrl-C stops)")
+    watch_folders(
+        list(paths),
+        lambda: assistant.index_paths(list(paths), prune=True),
+        on_report=lambda report: _print_summary(report, settings.index_dir),
+    )
+
+
 @index_group.command("remove")
 @click.argument("doc_id")
 @index_dir_option

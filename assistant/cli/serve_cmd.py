@@ -2,13 +2,21 @@
 
 from __future__ import annotations
 
+import logging
 import os
 import socket
+import threading
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import click
 
 from assistant.cli.common import command_settings, friendly_errors, index_dir_option
+
+if TYPE_CHECKING:
+    from assistant.core import Assistant
+
+log = logging.getLogger(__name__)
 
 
 @click.command("serve")
@@ -32,9 +40,29 @@ from assistant.cli.common import command_settings, friendly_errors, index_dir_op
     show_default=True,
     help="Index the corpus folder (ASSISTANT_CORPUS_DIR) first if the index does not exist yet.",
 )
+@click.option(
+    "--watch",
+    "watch_paths",
+    multiple=True,
+    type=click.Path(path_type=Path),
+    help="A folder (or file) to keep in sync while serving; repeat for more.",
+)
+@click.option(
+    "--sync-every",
+    type=click.FloatRange(min=1),
+    default=None,
+    envvar="ASSISTANT_SOURCES_SYNC_SECONDS",
+    help="Sync the registered sources (`assistant sources add`) every this many seconds.",
+)
 @friendly_errors
 def serve_command(
-    host: str | None, port: int | None, index_dir: Path | None, workers: int | None, build: bool
+    host: str | None,
+    port: int | None,
+    index_dir: Path | None,
+    workers: int | None,
+    build: bool,
+    watch_paths: tuple[Path, ...],
+    sync_every: float | None,
 ) -> None:
     """Serve the API (OpenAPI at /docs) and the web UI, printing the address to open."""
     import uvicorn
@@ -64,15 +92,25 @@ def serve_command(
     if settings.workers > 1:
         click.echo(f"Starting {settings.workers} worker processes over {settings.index_dir}")
     click.echo(f"Serving on http://{shown_host}:{bound_port}")
+    stop = threading.Event()
+    if watch_paths:
+        _start_watching(assistant, list(watch_paths), stop)
+    if sync_every is not None:
+        threading.Thread(target=_sync_sources, args=(assistant, sync_every, stop), daemon=True).start()
     json_logs = settings.log_format == "json"
-    if settings.workers == 1:
-        log_config = None if json_logs else LOGGING_CONFIG
-        config = uvicorn.Config(app, log_level="info", timeout_graceful_shutdown=10, log_config=log_config)
-        if json_logs:
-            use_json_logs()
-        uvicorn.Server(config).run(sockets=[sock])
-        return
-    _serve_workers(settings.workers, settings.index_dir, sock, json_logs)
+    try:
+        if settings.workers == 1:
+            log_config = None if json_logs else LOGGING_CONFIG
+            config = uvicorn.Config(
+                app, log_level="info", timeout_graceful_shutdown=10, log_config=log_config
+            )
+            if json_logs:
+                use_json_logs()
+            uvicorn.Server(config).run(sockets=[sock])
+        else:
+            _serve_workers(settings.workers, settings.index_dir, sock, json_logs)
+    finally:
+        stop.set()
 
 
 def _serve_workers(workers: int, index_dir: Path, sock: socket.socket, json_logs: bool) -> None:
@@ -104,6 +142,20 @@ def _serve_workers(workers: int, index_dir: Path, sock: socket.socket, json_logs
     Multiprocess(config, sockets=[sock]).run()
 
 
+def _start_watching(assistant: Assistant, paths: list[Path], stop: threading.Event) -> None:
+    """Keep `paths` in sync from a background thread; answers see each new snapshot at once."""
+    from assistant.sources.watch import watch_folders
+
+    click.echo(f"Watching {', '.join(map(str, paths))}")
+    thread = threading.Thread(
+        target=watch_folders,
+        args=(paths, lambda: assistant.index_paths(paths, prune=True), stop),
+        name="watch",
+        daemon=True,
+    )
+    thread.start()
+
+
 def _listen(host: str, port: int) -> socket.socket:
     """Bind before printing the address, so the printed port (even for --port 0) is real."""
     try:
@@ -116,3 +168,13 @@ def _listen(host: str, port: int) -> socket.socket:
         raise click.ClickException(f"cannot listen on {host}:{port}: {exc.strerror or exc}") from exc
     sock.set_inheritable(True)
     return sock
+
+
+def _sync_sources(assistant: Assistant, every: float, stop: threading.Event) -> None:
+    """Sync the registered sources now and every `every` seconds; a failed sync is retried."""
+    while not stop.is_set():
+        try:
+            assistant.sync_registered()
+        except Exception:  # the last good index keeps answering; the next round tries again
+            log.exception("syncing the registered sources failed")
+        stop.wait(every)

@@ -4,7 +4,7 @@
 never each other; `build` plans a build, picks the runner and writes the snapshot.
 """
 
-from assistant.indexing.build import Progress, build_index, remove_document
-from assistant.indexing.pipeline import find_files
+from assistant.indexing.build import Progress, build_index, remove_document, sync_source
+from assistant.sources import find_files
 
-__all__ = ["Progress", "build_index", "find_files", "remove_document"]
+__all__ = ["Progress", "build_index", "find_files", "remove_document", "sync_source"]

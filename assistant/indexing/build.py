@@ -1,20 +1,24 @@
-"""A build: plan which files change, run a runner (local or Ray), write one new snapshot."""
+"""A sync: plan which items of a source change, run a runner (local or Ray), write one snapshot."""
 
 from __future__ import annotations
 
 import time
 from collections.abc import Callable, Sequence
-from pathlib import Path
+from pathlib import Path, PurePosixPath
+from typing import Any
+from urllib.parse import urlsplit
 
 from assistant.embedding import Embedder
-from assistant.fileio import file_checksum
 from assistant.indexing.local import run_local
-from assistant.indexing.pipeline import Job, Prepared, Vectors, find_files
+from assistant.indexing.pipeline import Job, Prepared, Vectors
 from assistant.models import IndexReport, SkippedFile
 from assistant.settings import Settings
+from assistant.sources import FolderSource, Listing, Source, SourceItem
 from assistant.store import Manifest, Store, StoreWriter
 
 Progress = Callable[[int, int, str], None]
+#: (source, its listing, source_key -> (doc_id, content_hash)) -> the source to sync instead
+Widen = Callable[[Any, Listing, dict[str, tuple[str, str]]], Source]
 
 
 def _unique_doc_id(writer: StoreWriter, stem: str, reserved: set[str]) -> str:
@@ -25,16 +29,24 @@ def _unique_doc_id(writer: StoreWriter, stem: str, reserved: set[str]) -> str:
     return candidate
 
 
+def doc_id_stem(location: str) -> str:
+    """The doc id an item asks for: its file name without extension (a path's or a URL's)."""
+    parsed = urlsplit(location)
+    path = parsed.path if parsed.scheme and parsed.netloc else location
+    stem = PurePosixPath(path.replace("\\", "/")).stem
+    return stem or parsed.netloc or "document"
+
+
 def _write_document(
     writer: StoreWriter, item: Prepared, vectors: Vectors, reserved: set[str], report: IndexReport
 ) -> None:
-    """Write one document; doc ids are given here, in file order, whichever path embedded it."""
+    """Write one document; doc ids are given here, in item order, whichever path embedded it."""
     if item.replaces is not None:
         writer.remove_document(item.replaces)
         doc_id = item.replaces
         report.replaced.append(doc_id)
     else:
-        doc_id = _unique_doc_id(writer, item.path.stem, reserved)
+        doc_id = _unique_doc_id(writer, doc_id_stem(item.item.location), reserved)
         report.added.append(doc_id)
     reserved.add(doc_id)
     metadata = dict(item.doc.metadata)
@@ -44,8 +56,8 @@ def _write_document(
         doc_id=doc_id,
         title=item.doc.title,
         source=item.doc.source,
-        source_key=item.source_key,
-        content_hash=item.content_hash,
+        source_key=item.item.id,
+        content_hash=item.item.version,
         text=item.doc.text,
         pages=item.doc.pages,
         metadata=metadata,
@@ -66,22 +78,43 @@ def build_index(
     rebuild: bool = False,
     progress: Progress | None = None,
 ) -> IndexReport:
-    """Index `paths` incrementally into a new snapshot of `store` (atomic: all or nothing)."""
+    """Index files and folders incrementally (a folder source); `prune` removes the vanished ones."""
+    return sync_source(store, embedder, settings, manifest, FolderSource.of(paths), prune, rebuild, progress)
+
+
+def sync_source(
+    store: Store,
+    embedder: Embedder,
+    settings: Settings,
+    manifest: Manifest,
+    source: Source,
+    remove_vanished: bool = True,
+    rebuild: bool = False,
+    progress: Progress | None = None,
+    widen: Widen | None = None,
+) -> IndexReport:
+    """Bring the index in line with `source` in one new snapshot (atomic: all or nothing).
+
+    New and changed items are indexed, unchanged ones skipped, and (with `remove_vanished`)
+    documents the source owns but no longer lists are removed. When the chunking settings
+    changed, `widen` may return a source that also lists every stored item it can still fetch.
+    """
     started = time.perf_counter()
-    files, skipped = find_files(paths)
-    report = IndexReport(skipped=skipped)
+    listing = source.list_items()
+    report = IndexReport(skipped=list(listing.skipped))
     with store.writer(manifest, fresh=rebuild) as writer:
         live_mode = writer.live_manifest.extra.get("sentence_vectors") if writer.live_manifest else None
         if live_mode is not None:  # kept until a batch is embedded
             manifest.extra = {**manifest.extra, "sentence_vectors": live_mode}
         known = writer.documents_by_source()
         same_chunking = writer.chunking_matches()
-        if not same_chunking:
-            # Chunking settings changed: every document is re-chunked, not only those named now.
-            listed = {str(f.resolve()) for f in files}
-            files.extend(Path(key) for key in known if key not in listed and Path(key).exists())
-        jobs = _plan(files, known, same_chunking, report)
-        done = len(files) - len(jobs)  # unchanged, repeated or unreadable: settled already
+        if not same_chunking and widen is not None:
+            # Chunking settings changed: every document is re-chunked, not only those listed now.
+            source = widen(source, listing, known)
+            listing = source.list_items()
+        jobs = _plan(source, listing.items, known, same_chunking, report)
+        total = len(listing.items)
+        done = total - len(jobs)  # unchanged: settled already
         runner = run_local
         if settings.ray_address is not None:
             from assistant.indexing.ray_runner import run_on_ray
@@ -95,14 +128,15 @@ def build_index(
             for job, outcome in batch.outcomes:
                 done += 1
                 if progress is not None:
-                    progress(done, len(files), str(job.path))
+                    progress(done, total, job.item.location)
                 if isinstance(outcome, str):
-                    report.skipped.append(SkippedFile(path=str(job.path), reason=outcome))
+                    report.skipped.append(SkippedFile(path=job.item.location, reason=outcome))
                 else:
                     _write_document(writer, *outcome, reserved, report)
-        if prune or not same_chunking:
+        if remove_vanished or not same_chunking:
+            listed = {item.id for item in listing.items}
             for doc_id, source_key in writer.all_documents():
-                if not Path(source_key).exists():
+                if source.owns(source_key) and source_key not in listed:
                     writer.remove_document(doc_id)
                     report.removed.append(doc_id)
         report.documents, report.chunks = writer.counts()
@@ -110,30 +144,28 @@ def build_index(
     return report
 
 
+def _with_known_files(source: FolderSource, listing: Listing, known: dict[str, tuple[str, str]]) -> Source:
+    """A folder source widened to every stored file still on disk (re-chunked with the rest)."""
+    listed = {item.id for item in listing.items}
+    extra = [Path(key) for key in known if key not in listed and Path(key).is_file()]
+    return FolderSource(source.paths + tuple(extra))
+
+
 def _plan(
-    files: list[Path],
+    source: Source,
+    items: list[SourceItem],
     known: dict[str, tuple[str, str]],
     same_chunking: bool,
     report: IndexReport,
 ) -> list[Job]:
-    """The files to (re)index, in file order: unchanged, repeated and unreadable ones are settled here."""
+    """The items to (re)index, in listing order: unchanged ones are settled here."""
     jobs: list[Job] = []
-    seen_keys: set[str] = set()
-    for path in files:
-        source_key = str(path.resolve())
-        if source_key in seen_keys:
-            continue
-        seen_keys.add(source_key)
-        try:
-            digest = file_checksum(path)
-        except OSError as exc:
-            report.skipped.append(SkippedFile(path=str(path), reason=f"cannot read: {exc}"))
-            continue
-        existing = known.get(source_key)
-        if existing is not None and existing[1] == digest and same_chunking:
+    for item in items:
+        existing = known.get(item.id)
+        if existing is not None and existing[1] == item.version and same_chunking:
             report.unchanged.append(existing[0])
             continue
-        jobs.append(Job(path, source_key, digest, existing[0] if existing else None))
+        jobs.append(Job(source, item, existing[0] if existing else None))
     return jobs
 
 

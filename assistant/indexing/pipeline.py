@@ -1,4 +1,4 @@
-"""The shared steps of a build: find files, load and chunk one (prepare), embed a batch.
+"""The shared steps of a build: fetch, load and chunk one item (prepare), embed a batch.
 
 Both runners (local and Ray) call these and nothing else, so their outcomes are the same.
 """
@@ -6,7 +6,6 @@ Both runners (local and Ray) call these and nothing else, so their outcomes are 
 from __future__ import annotations
 
 import logging
-from collections.abc import Iterable
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -14,9 +13,10 @@ import numpy as np
 
 from assistant.embedding import Embedder, SpanEmbedder, l2_normalize
 from assistant.errors import AssistantError, LoadError, user_message
-from assistant.ingest import SUPPORTED_EXTENSIONS, chunk_document, load_file
-from assistant.models import LoadedDocument, SkippedFile, page_at
+from assistant.ingest import chunk_document, load_bytes
+from assistant.models import LoadedDocument, page_at
 from assistant.settings import Settings
+from assistant.sources import Source, SourceItem
 from assistant.store import NewChunk
 
 log = logging.getLogger(__name__)
@@ -37,11 +37,10 @@ def sentence_vector_mode(embedder: Embedder) -> str:
 
 @dataclass(slots=True, frozen=True)
 class Job:
-    """A file that needs (re)indexing: decided on the driver, before any loading."""
+    """An item that needs (re)indexing: decided on the driver, before anything is fetched."""
 
-    path: Path
-    source_key: str
-    content_hash: str
+    source: Source
+    item: SourceItem
     replaces: str | None
 
 
@@ -49,44 +48,18 @@ class Job:
 class Prepared:
     """A loaded and chunked document waiting for its embeddings."""
 
-    path: Path
-    source_key: str
-    content_hash: str
+    item: SourceItem
     replaces: str | None
     doc: LoadedDocument
     sentence_spans: list[tuple[int, int]]
     chunks: list[NewChunk]
 
 
-def find_files(paths: Iterable[Path]) -> tuple[list[Path], list[SkippedFile]]:
-    """Expand folders recursively (hidden entries skipped); report unsupported or missing paths."""
-    files: list[Path] = []
-    skipped: list[SkippedFile] = []
-    for root in paths:
-        if root.is_dir():
-            candidates = sorted(
-                p
-                for p in root.rglob("*")
-                if p.is_file() and not any(part.startswith(".") for part in p.relative_to(root).parts)
-            )
-        elif root.is_file():
-            candidates = [root]
-        else:
-            skipped.append(SkippedFile(path=str(root), reason="no such file or folder"))
-            continue
-        for path in candidates:
-            if path.suffix.lower() in SUPPORTED_EXTENSIONS:
-                files.append(path)
-            else:
-                supported = ", ".join(sorted(SUPPORTED_EXTENSIONS))
-                reason = f"unsupported file type '{path.suffix or '(none)'}' (supported: {supported})"
-                skipped.append(SkippedFile(path=str(path), reason=reason))
-    return files, skipped
-
-
 def prepare(job: Job, settings: Settings) -> Prepared:
-    """Load and chunk one file (raises LoadError for a file that cannot be used)."""
-    doc = load_file(job.path, max_bytes=settings.max_file_bytes)
+    """Fetch, load and chunk one item (raises LoadError for an item that cannot be used)."""
+    fetched = job.source.fetch(job.item, settings.max_file_bytes)
+    doc = load_bytes(fetched.data, Path(fetched.name), max_bytes=settings.max_file_bytes)
+    doc.source = job.item.location
     chunk_spans = chunk_document(
         doc.text, settings.chunk_size, settings.chunk_overlap_sentences, doc.passage_breaks
     )
@@ -113,7 +86,7 @@ def prepare(job: Job, settings: Settings) -> Prepared:
                 last_sentence=max(ords),
             )
         )
-    return Prepared(job.path, job.source_key, job.content_hash, job.replaces, doc, sentence_spans, chunks)
+    return Prepared(job.item, job.replaces, doc, sentence_spans, chunks)
 
 
 def _embed_unique(embedder: Embedder, texts: list[str]) -> np.ndarray:
@@ -198,7 +171,7 @@ def prepare_or_reason(job: Job, settings: Settings) -> Prepared | str:
     try:
         return prepare(job, settings)
     except AssistantError as exc:
-        log.warning("skipping %s: %s", job.path, exc)
+        log.warning("skipping %s: %s", job.item.location, exc)
         return user_message(exc)
 
 

@@ -1,7 +1,7 @@
 """Ingestion: files to normalised text (loaders), text to sentence spans, spans to chunks."""
 
 from assistant.ingest.chunking import chunk_document, chunk_sentences
-from assistant.ingest.loaders import SUPPORTED_EXTENSIONS, load_file
+from assistant.ingest.loaders import SUPPORTED_EXTENSIONS, load_bytes, load_file
 from assistant.ingest.sentences import split_sentences
 from assistant.ingest.text import decode_bytes, normalise_text
 
@@ -10,6 +10,7 @@ __all__ = [
     "chunk_document",
     "chunk_sentences",
     "decode_bytes",
+    "load_bytes",
     "load_file",
     "normalise_text",
     "split_sentences",

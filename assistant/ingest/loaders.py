@@ -17,7 +17,14 @@ from assistant.models import LoadedDocument
 
 log = logging.getLogger(__name__)
 
-__all__ = ["SUPPORTED_EXTENSIONS", "byline_author", "byline_span", "check_supported", "load_file"]
+__all__ = [
+    "SUPPORTED_EXTENSIONS",
+    "byline_author",
+    "byline_span",
+    "check_supported",
+    "load_bytes",
+    "load_file",
+]
 
 
 def check_supported(path: Path) -> None:
@@ -41,8 +48,7 @@ def load_file(path: Path, max_bytes: int = 50_000_000) -> LoadedDocument:
 
     `source` is `str(path)` as given. The size is checked before any parsing.
     """
-    reader = _reader(path)
-    extension = path.suffix.lower()
+    check_supported(path)
     try:
         size = path.stat().st_size
         if not path.is_file():
@@ -56,6 +62,17 @@ def load_file(path: Path, max_bytes: int = 50_000_000) -> LoadedDocument:
         raise LoadError("file not found") from exc
     except OSError as exc:
         raise LoadError(f"cannot read file: {exc.strerror or exc}") from exc
+    return load_bytes(data, path, max_bytes)
+
+
+def load_bytes(data: bytes, path: Path, max_bytes: int = 50_000_000) -> LoadedDocument:
+    """Parse bytes already read (a source's fetch); `path` names the kind and the source."""
+    reader = _reader(path)
+    extension = path.suffix.lower()
+    if len(data) > max_bytes:
+        raise FileTooLargeError(f"file too large: {len(data):,} bytes, the limit is {max_bytes:,}")
+    if not data:
+        raise LoadError("empty file: it contains no text")
     try:
         document = reader(data, path, max_bytes)
     except LoadError:

@@ -13,6 +13,7 @@ from assistant.server.routes import (
     metrics,
     openai_compat,
     search,
+    sources,
     web,
 )
 
@@ -24,6 +25,7 @@ ROUTERS: tuple[APIRouter, ...] = (
     documents.router,
     feedback.router,
     gaps.router,
+    sources.router,
     openai_compat.router,
     web.router,
 )

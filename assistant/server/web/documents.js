@@ -48,6 +48,36 @@ export class DocumentsView {
     });
     this.bindDrop();
     this.documents = [];
+    this.sources = root.querySelector("[data-role=sources]");
+    this.sourceList = root.querySelector("[data-role=source-list]");
+  }
+
+  /** The registered sources (GET /sources): last sync, counts and the items that failed. */
+  async loadSources() {
+    let sources = [];
+    try {
+      const body = await api("/sources");
+      sources = Array.isArray(body.sources) ? body.sources : [];
+    } catch {
+      sources = [];
+    }
+    this.sources.hidden = sources.length === 0;
+    replaceChildren(this.sourceList, sources.map((source) => this.renderSource(source)));
+  }
+
+  renderSource(source) {
+    const counts = Object.entries(source.counts || {}).map(([name, n]) => `${n} ${name}`).join(" · ");
+    const synced = source.last_sync ? `synced ${formatDate(source.last_sync)}` : "never synced";
+    const errors = (source.errors || []).map((e) =>
+      el("li", { "data-testid": "source-error" }, el("span", { class: "doc-source", text: e.path }), ` ${e.reason}`),
+    );
+    return el(
+      "li",
+      { class: "upload", "data-testid": "source-row", "data-source-id": source.id },
+      el("strong", { text: `${source.kind} ${source.location}` }),
+      el("p", { class: "dropzone__hint", text: counts ? `${synced} · ${counts}` : synced }),
+      errors.length ? el("ul", {}, ...errors) : null,
+    );
   }
 
   bindDrop() {
@@ -85,6 +115,7 @@ export class DocumentsView {
       this.documents = Array.isArray(body.documents) ? body.documents : [];
       this.error.hidden = true;
       this.render();
+      this.loadSources();
     } catch (error) {
       this.error.hidden = false;
       this.error.textContent = `Could not load documents: ${error.detail || error}`;
