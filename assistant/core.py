@@ -21,6 +21,7 @@ from assistant.compose.seam import (
     StreamEvent,
     StreamingComposer,
 )
+from assistant.compose.verifier import load_verifier
 from assistant.embedding import Embedder, SentenceTransformerEmbedder, make_query_embedder
 from assistant.errors import (
     ConfigError,
@@ -86,7 +87,9 @@ class Assistant:
             settings.embedding_model, batch_size=settings.embedding_batch_size
         )
         self._query_embedder: Embedder | None = None
-        self.extractive = ExtractiveComposer(settings.max_answer_sentences)
+        self.extractive = ExtractiveComposer(
+            settings.max_answer_sentences, verifier=load_verifier() if settings.verifier == "on" else None
+        )
         self._composers: dict[str, Composer] = {"extractive": composer or self.extractive}
         self._snapshot: ReadView | None = None
         self._swap_lock = threading.Lock()

@@ -61,6 +61,11 @@ class Settings(BaseSettings):
         "the question is below this (the policy's value: docs/answer-model.md)",
     )
     max_answer_sentences: int = Field(3, ge=1, le=10)
+    verifier: Literal["on", "off"] = Field(
+        "off",
+        description="re-score the best sentences and the abstention with the cross-encoder verifier "
+        "(assistant/compose/verifier.py); off: its held-out figures do not improve (docs/answer-model.md)",
+    )
     two_hop: bool = Field(
         True,
         description="when the first answer is weak, search again with a name its best sentences "

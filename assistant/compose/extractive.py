@@ -24,6 +24,7 @@ from assistant.compose.evidence import refers_back as refers_back
 from assistant.compose.features import candidate_matrix, decision_vector, question_vector
 from assistant.compose.scorer import AnswerModel, shipped_model
 from assistant.compose.seam import ComposeContext
+from assistant.compose.verifier import Verifier
 from assistant.ingest.sentences import looks_like_heading
 from assistant.models import Answer
 from assistant.store import ReadView, chunk_key
@@ -168,9 +169,12 @@ class ExtractiveComposer:
 
     name = "extractive"
 
-    def __init__(self, max_sentences: int = 3, model: AnswerModel | None = None) -> None:
+    def __init__(
+        self, max_sentences: int = 3, model: AnswerModel | None = None, verifier: Verifier | None = None
+    ) -> None:
         self.max_sentences = max_sentences
         self._model = model
+        self.verifier = verifier
 
     @property
     def model(self) -> AnswerModel:
@@ -181,7 +185,10 @@ class ExtractiveComposer:
 
     def compose(self, context: ComposeContext, abstain_threshold: float) -> Answer:
         candidates = collect_candidates(context)
-        score = round(confidence(candidates, context, self.model), 4)
+        score = confidence(candidates, context, self.model)
+        if self.verifier is not None and score > 0.0:  # re-scores the best few, never alone
+            score = self.verifier.rescore(context.question, candidates, score)
+        score = round(score, 4)
         signed = authored_byline(context.question, [c.row.doc_id for c in context.chunks], context.snapshot)
         if signed is not None:  # "who wrote <a retrieved document's title>": its byline answers
             return compose_answer(context, [signed], max(score, abstain_threshold))
