@@ -76,6 +76,16 @@ def test_ask_with_a_document_filter_cites_only_that_document(mcp: McpClient) -> 
     assert {c["doc_id"] for c in data["citations"]} <= {PEZESHKIAN}
 
 
+def test_ask_reads_a_follow_up_against_the_history(mcp: McpClient) -> None:
+    first_question = "Which UN resolution ended the war between Iran and Iraq?"
+    first = mcp.structured("ask", {"question": first_question})
+    history = [{"question": first_question, "answer": first["answer"]}]
+    data = mcp.structured("ask", {"question": "When was that resolution adopted?", "history": history})
+
+    assert data["standalone_question"] == "When was Resolution 598 adopted?"
+    assert data["abstained"] is False and "1987" in data["answer"]
+
+
 def test_unanswerable_question_abstains(mcp: McpClient) -> None:
     data = mcp.structured("ask", {"question": "Who won the 2022 FIFA World Cup?"})
 
