@@ -444,7 +444,7 @@ def test_follow_up_leaning_on_the_last_answer_shows_what_was_searched(page: Page
     first_question = "Which UN resolution ended the war between Iran and Iraq?"
     first, _ = ask(page, first_question)
     with page.expect_request(lambda request: request.url.endswith("/ask/stream")) as sent:
-        answer, node = ask(page, "When was that resolution adopted?")
+        _, node = ask(page, "When was that resolution adopted?")
     [turn] = sent.value.post_data_json["history"]
     assert turn == {"question": first_question, "answer": first["answer"], "citations": first["citations"]}
     assert "1987" in text_of(node.get_by_test_id("answer-text"))
