@@ -18,7 +18,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from assistant.models import Turn
-from assistant.store.lexical import STOPWORDS, stem
+from assistant.store.lexical import STOPWORDS, content_terms, stem
 
 _TOKEN = re.compile(r"[^\W_]+(?:['’.\-][^\W_]+)*\.?|[^\w\s]", re.UNICODE)
 _PRONOUN = re.compile(r"\b(he|she|him|his|her|hers|they|them|their|it|its)\b", re.IGNORECASE)
@@ -33,7 +33,11 @@ _DEMONSTRATIVE = re.compile(
 )
 _ORDINALS = {"first": 0, "second": 1, "third": 2, "fourth": 3, "fifth": 4, "last": -1}
 _ORDINAL = re.compile(
-    r"\bthe\s+(first|second|third|fourth|fifth|last)\s+one\b|\bthe\s+(former|latter)\b", re.I
+    r"\bthe\s+(first|second|third|fourth|fifth|last)\s+one\b|\bthe\s+(former|latter)\b(?!\s+[a-z])", re.I
+)
+#: a subject pronoun right after one of these ("did he", "was it") is the question's subject
+_AUXILIARY = re.compile(
+    r"\b(?:did|does|do|was|is|were|are|has|had|have|can|could|will|would|should)\s*$", re.IGNORECASE
 )
 _ELLIPSIS = re.compile(r"^\s*(?:and|what about|how about|and what about)\s+(.+?)\s*\??\s*$", re.IGNORECASE)
 _NAME_JOINERS = frozenset({"of", "the", "de", "for", "al", "bin", "von", "van"})
@@ -104,7 +108,7 @@ def _answer_names(turn: Turn) -> list[str]:
     return list(dict.fromkeys(found))
 
 
-def _referent(previous: Turn, pronoun: str) -> str | None:
+def _referent(previous: Turn, pronoun: str, question: str) -> str | None:
     """Whom a pronoun means: what the previous question named (the conversation's subject), else
     the first name its answer gave (the person a "who" question found)."""
     asked = names(previous.question)
@@ -112,21 +116,32 @@ def _referent(previous: Turn, pronoun: str) -> str | None:
     if pronoun.lower() in _PERSON_PRONOUNS:
         asked = [n for n in asked if len(n.split()) >= 2] or asked
         answered = [n for n in answered if len(n.split()) >= 2] or answered
-    order = [*asked, *answered]
+    order = [n for n in [*asked, *answered] if n.lower() not in question.lower()]
     return order[0] if order else None
 
 
-def _named_before(question: str, position: int) -> bool:
-    """Whether the question names something itself before `position` (its own antecedent)."""
-    return bool(names(question[:position]))
+def _leans(question: str, match: re.Match[str], previous: Turn) -> bool:
+    """Whether a pronoun points outside its question. With nothing before it that it could mean
+    ("When was he born?", "Which bureau did he chair?") it does; a possessive after a name of
+    the question's own ("Beyonce ... her album") does not; otherwise only when the question
+    shares a content word with the previous turn (an unrelated question shares none)."""
+    before = question[: match.start()]
+    word = match.group(1).lower()
+    if names(before):
+        if word in _POSSESSIVE or word == "her":
+            return False
+    elif not content_terms(before) or _AUXILIARY.search(before):
+        return True
+    earlier = set(content_terms(" ".join(_turn_texts(previous))))
+    return bool(earlier & set(content_terms(question)))
 
 
 def _replace_pronoun(question: str, previous: Turn) -> str | None:
     match = _PRONOUN.search(question)
-    if match is None or _named_before(question, match.start()):
+    if match is None or not _leans(question, match, previous):
         return None
     word = match.group(1)
-    name = _referent(previous, word)
+    name = _referent(previous, word, question)
     if name is None:
         return None
     after = question[match.end() :].lstrip()
@@ -136,7 +151,7 @@ def _replace_pronoun(question: str, previous: Turn) -> str | None:
         and after.split()[0].lower() not in STOPWORDS
         and after[0].isalpha()
     )
-    replacement = f"{name}'s" if possessive else name
+    replacement = (name if name.endswith("'s") else f"{name}'s") if possessive else name
     return question[: match.start()] + replacement + question[match.end() :]
 
 
@@ -156,10 +171,9 @@ def _replace_demonstrative(question: str, previous: Turn) -> str | None:
         return None
     noun = match.group(2)
     name = _noun_name(noun, _turn_texts(previous))
-    start, end = match.start(1), match.end(2)
-    if name is None:
-        return question[:start] + f"the {noun}" + question[end:]
-    return question[:start] + name + question[end:]
+    if name is None:  # "this community" with nothing of that name before: the question's own
+        return None
+    return question[: match.start(1)] + name + question[match.end(2) :]
 
 
 def _replace_ordinal(question: str, previous: Turn) -> str | None:

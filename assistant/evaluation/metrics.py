@@ -57,6 +57,15 @@ def answer_length_words(text: str) -> int:
     return len(strip_markers(text).split())
 
 
+def first_cited_quote(answer_text: str, quotes: Mapping[int, str]) -> str | None:
+    """The quote of the first `[n]` marker in the answer: the sentence the answer leads with."""
+    for found in _MARKER.finditer(answer_text):
+        marker = int(found.group(0)[1:-1])
+        if marker in quotes:
+            return quotes[marker]
+    return None
+
+
 def markers_consistent(answer_text: str, citation_markers: Iterable[int]) -> bool:
     """The contract: every `[n]` in the text has a citation and every citation is used."""
     used = {int(m[1:-1]) for m in _MARKER.findall(answer_text)}
