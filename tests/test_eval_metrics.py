@@ -376,7 +376,7 @@ def test_first_sentence_accuracy_and_answer_length_metrics() -> None:
     )
     assert late["correct"] == 1.0 and late["first_sentence_correct"] == 0.0 and late["one_sentence"] == 0.0
     assert first["first_sentence_correct"] == 1.0 and first["one_sentence"] == 1.0
-    assert m.first_cited_quote("No markers.", {1: "x"}) is None
+    assert m.first_cited_sentence("No markers.", {1: "x"}) is None
     results = [QuestionResult(_gold(), None, late), QuestionResult(_gold(), None, first)]
     metrics = aggregate(results)
     assert metrics["first_sentence_accuracy"] == 0.5 and metrics["one_sentence_answers"] == 0.5

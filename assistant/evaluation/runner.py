@@ -257,7 +257,7 @@ def score_answer(
         scores["answer_words"] = float(m.answer_length_words(answer.answer))
         scores["one_sentence"] = float(len(answer.citations) <= 1)
     if record.answerable:
-        first = m.first_cited_quote(answer.answer, {c.marker: c.quote for c in answer.citations})
+        first = m.first_cited_sentence(answer.answer, {c.marker: c.quote for c in answer.citations})
         scores["first_sentence_correct"] = float(
             not abstained and first is not None and m.answer_is_correct(first, record.answers)
         )
