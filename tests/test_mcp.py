@@ -44,7 +44,7 @@ def test_lists_the_read_only_tools_with_agent_descriptions(mcp: McpClient) -> No
         assert tool.description and len(tool.description) > 80
         assert tool.output_schema is not None
     assert "exact" in (tools["ask"].description or "")
-    assert set(tools["ask"].input_schema["properties"]) == {"question", "doc_ids", "top_k"}
+    assert set(tools["ask"].input_schema["properties"]) == {"question", "doc_ids", "top_k", "history"}
     assert tools["ask"].input_schema["required"] == ["question"]
 
 
