@@ -22,6 +22,7 @@ from assistant.compose.seam import (
     StreamingComposer,
 )
 from assistant.compose.verifier import load_verifier
+from assistant.conversation import prior_doc_ids, resolve, with_prior
 from assistant.embedding import Embedder, SentenceTransformerEmbedder, make_query_embedder
 from assistant.errors import (
     ConfigError,
@@ -39,6 +40,8 @@ from assistant.models import (
     IndexReport,
     Passage,
     SearchFilters,
+    Turn,
+    as_turn,
 )
 from assistant.observability.metrics import build_timer, observe_answer
 from assistant.retrieval.hybrid import RetrievedChunk, SearchMode, retrieve
@@ -212,16 +215,21 @@ class Assistant:
         question: str,
         top_k: int | None,
         filters: SearchFilters | None,
-        history: Sequence[str] | None,
+        history: Sequence[Turn | str] | None,
         timings: dict[str, float],
         mode: SearchMode = "hybrid",
     ) -> ComposeContext | None:
         question = self._validate(question)
         k = self._top_k(top_k)
-        earlier = [h.strip() for h in (history or []) if h and h.strip()][-HISTORY_TURNS:]
+        turns = [t for t in map(as_turn, history or []) if t.question.strip()][-HISTORY_TURNS:]
+        earlier = [t.question.strip() for t in turns]
         snapshot = self.snapshot()
         if snapshot is None or snapshot.manifest.chunks == 0:
             return None
+        # a follow-up that leans on the last turn ("when was that resolution adopted?") is
+        # rewritten to stand alone, and is searched and scored as rewritten
+        resolution = resolve(question, turns, self.embed_query if mode != "keyword" else None)
+        question = resolution.question
         forms = [question]
         if earlier:
             # a follow-up ("and when was that?") leans on earlier turns; search with both forms
@@ -232,9 +240,15 @@ class Assistant:
         started = time.perf_counter()
         doc_ids = filters.doc_ids if filters is not None else None
         chunks = retrieve(snapshot, list(zip(vectors, forms, strict=True)), k, doc_ids, mode)
+        if resolution.rewritten and resolution.prior_docs:
+            prior = prior_doc_ids(resolution.prior_docs, doc_ids)
+            found = retrieve(snapshot, [(vectors[0], question)], k, prior, mode) if prior else []
+            chunks = with_prior(chunks, found, k)
         timings["retrieve"] = _ms(started)
         # Sentences are scored against the question itself unless it is too short to stand alone.
-        standalone = len(content_terms(question)) >= FOLLOW_UP_MIN_TERMS or not earlier
+        standalone = (
+            resolution.rewritten or len(content_terms(question)) >= FOLLOW_UP_MIN_TERMS or not earlier
+        )
         use = 0 if standalone else 1
         vector = vectors[use]
         query_text = forms[use]
@@ -271,7 +285,7 @@ class Assistant:
         question: str,
         top_k: int | None = None,
         filters: SearchFilters | None = None,
-        history: Sequence[str] | None = None,
+        history: Sequence[Turn | str] | None = None,
         composer: str | None = None,
     ) -> Answer:
         """Answer with cited sentences, or abstain when the documents hold no good evidence."""
@@ -285,7 +299,7 @@ class Assistant:
         question: str,
         top_k: int | None = None,
         filters: SearchFilters | None = None,
-        history: Sequence[str] | None = None,
+        history: Sequence[Turn | str] | None = None,
         composer: str | None = None,
         deltas: bool = True,
     ) -> Iterator[StreamEvent]:
@@ -318,6 +332,8 @@ class Assistant:
         timings["compose"] = _ms(compose_started)
         timings["total"] = _ms(started)
         answer.timings_ms = timings
+        answer.standalone_question = context.question
+        answer.question = question.strip()
         observe_answer(answer)
         self._record_gap(answer)
         yield AnswerReady(answer)
@@ -521,6 +537,7 @@ def _empty_index_answer(question: str, timings: dict[str, float], started: float
         answer=ABSTAIN_TEXT,
         abstained=True,
         timings_ms=timings,
+        standalone_question=question,
     )
 
 

@@ -110,6 +110,24 @@ class Answer(BaseModel):
     confidence: float | None = Field(
         None, description="the extractive composer's evidence score; it abstains below the threshold"
     )
+    standalone_question: str | None = Field(
+        None,
+        description="the question as searched: a follow-up that leaned on earlier turns, rewritten "
+        "to stand alone ('When was Resolution 598 adopted?'); equal to `question` otherwise",
+    )
+
+
+class Turn(BaseModel):
+    """One earlier turn of a conversation: the question and the answer given, with its citations."""
+
+    question: str
+    answer: str = ""
+    citations: list[Citation] = Field(default_factory=list)
+
+
+def as_turn(item: Turn | str) -> Turn:
+    """A history entry as a Turn: a bare string is an earlier question whose answer is unknown."""
+    return item if isinstance(item, Turn) else Turn(question=item)
 
 
 class SearchFilters(BaseModel):

@@ -132,6 +132,20 @@ def test_ask_accepts_history_for_follow_ups(client: TestClient) -> None:
     assert "598" in response.json()["answer"]
 
 
+def test_ask_and_stream_read_a_follow_up_against_typed_turns(client: TestClient) -> None:
+    first_question = "Which UN resolution ended the war between Iran and Iraq?"
+    first = client.post("/ask", json={"question": first_question}).json()
+    turn = {"question": first_question, "answer": first["answer"], "citations": first["citations"]}
+    body = {"question": "When was that resolution adopted?", "history": [turn]}
+    answer = client.post("/ask", json=body).json()
+    assert answer["standalone_question"] == "When was Resolution 598 adopted?"
+    assert "1987" in answer["answer"]
+    streamed = parse_sse(client.post("/ask/stream", json=body).text)
+    assert streamed[-1][1]["standalone_question"] == "When was Resolution 598 adopted?"
+    bad = client.post("/ask", json={"question": "ok?", "history": [{"answer": "no question"}]})
+    assert bad.status_code == 422
+
+
 def test_stream_sends_deltas_then_the_answer(client: TestClient) -> None:
     response = client.post("/ask/stream", json={"question": EXAMPLE_QUESTION})
 

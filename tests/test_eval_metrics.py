@@ -363,3 +363,29 @@ def test_summarize_without_unanswerable_questions() -> None:
     row = summarize(0.3, [Observation(True, False, True, 0.5).at(0.3)])
     assert row.accuracy == 1.0 and row.abstention_recall is None
     assert "abstention_recall" not in row.as_dict()
+
+
+def test_first_sentence_accuracy_and_answer_length_metrics() -> None:
+    intro = _citation(1, "zarif", 0, 6, "Intro.")
+    cite = _citation(2, "zarif", 7, 35, "They can use Resolution 598.")
+    late = score_answer(
+        _gold(), _answer("Intro. [1] They can use Resolution 598. [2]", [intro, cite]), {}.get
+    )
+    first = score_answer(
+        _gold(), _answer("They can use Resolution 598. [1]", [cite.model_copy(update={"marker": 1})]), {}.get
+    )
+    assert late["correct"] == 1.0 and late["first_sentence_correct"] == 0.0 and late["one_sentence"] == 0.0
+    assert first["first_sentence_correct"] == 1.0 and first["one_sentence"] == 1.0
+    assert m.first_cited_sentence("No markers.", {1: "x"}) is None
+    results = [QuestionResult(_gold(), None, late), QuestionResult(_gold(), None, first)]
+    metrics = aggregate(results)
+    assert metrics["first_sentence_accuracy"] == 0.5 and metrics["one_sentence_answers"] == 0.5
+    assert metrics["answer_words"] == 5.5 and metrics["answer_words_p90"] == pytest.approx(5.9)
+
+
+def test_a_gold_record_may_carry_a_conversation() -> None:
+    record = _gold(question="When was it adopted?", history=[{"question": "Which resolution?"}])
+    assert record.history[0].question == "Which resolution?" and record.history[0].answer == ""
+    assert record.to_json()["history"] == [{"question": "Which resolution?"}]
+    with pytest.raises(ValueError):
+        _gold(history=[{"answer": "no question"}])

@@ -44,7 +44,7 @@ def test_lists_the_read_only_tools_with_agent_descriptions(mcp: McpClient) -> No
         assert tool.description and len(tool.description) > 80
         assert tool.output_schema is not None
     assert "exact" in (tools["ask"].description or "")
-    assert set(tools["ask"].input_schema["properties"]) == {"question", "doc_ids", "top_k"}
+    assert set(tools["ask"].input_schema["properties"]) == {"question", "doc_ids", "top_k", "history"}
     assert tools["ask"].input_schema["required"] == ["question"]
 
 
@@ -74,6 +74,16 @@ def test_ask_with_a_document_filter_cites_only_that_document(mcp: McpClient) -> 
     data = mcp.structured("ask", {"question": EXAMPLE_QUESTION, "doc_ids": [PEZESHKIAN], "top_k": 2})
 
     assert {c["doc_id"] for c in data["citations"]} <= {PEZESHKIAN}
+
+
+def test_ask_reads_a_follow_up_against_the_history(mcp: McpClient) -> None:
+    first_question = "Which UN resolution ended the war between Iran and Iraq?"
+    first = mcp.structured("ask", {"question": first_question})
+    history = [{"question": first_question, "answer": first["answer"]}]
+    data = mcp.structured("ask", {"question": "When was that resolution adopted?", "history": history})
+
+    assert data["standalone_question"] == "When was Resolution 598 adopted?"
+    assert data["abstained"] is False and "1987" in data["answer"]
 
 
 def test_unanswerable_question_abstains(mcp: McpClient) -> None:

@@ -118,6 +118,23 @@ def test_follow_up_uses_the_earlier_questions(client: OpenAI) -> None:
     assert "598" in reply.choices[0].message.content
 
 
+def test_follow_up_reads_the_assistant_turn(client: OpenAI) -> None:
+    """The earlier reply (with its Sources block) names what 'that resolution' means."""
+    first_question = "Which UN resolution ended the war between Iran and Iraq?"
+    first = client.chat.completions.create(
+        model="assistant-extractive-sources", messages=[{"role": "user", "content": first_question}]
+    )
+    reply = ask(
+        client,
+        ("user", first_question),
+        ("assistant", first.choices[0].message.content),
+        ("user", "When was that resolution adopted?"),
+    )
+
+    assert "1987" in reply.choices[0].message.content
+    assert reply.model_extra["abstained"] is False
+
+
 def test_unanswerable_question_abstains_without_citations(client: OpenAI) -> None:
     reply = ask(client, ("user", "Who won the 2022 FIFA World Cup?"))
 

@@ -39,7 +39,7 @@ from assistant.slack.blocks import (
 )
 from assistant.slack.dedupe import Deduplicator, TTLMap
 from assistant.slack.http import SLACK_EVENTS_PATH
-from assistant.slack.text import bot_in_thread, clean_question, earlier_questions
+from assistant.slack.text import bot_in_thread, clean_question, earlier_turns
 from tests.conftest import EXAMPLE_QUESTION, REPO_ROOT
 from tests.slack_fake_api import (
     APP_TOKEN,
@@ -372,8 +372,10 @@ def test_direct_message_is_answered_in_the_dm(bot: Bot) -> None:
     assert "Resolution 598" in block_texts(reply.params["blocks"])
 
 
-def test_thread_follow_up_uses_the_earlier_question(bot: Bot, monkeypatch: pytest.MonkeyPatch) -> None:
-    """'Which war did it end?' only makes sense after the first question of the thread."""
+def test_thread_follow_up_reads_the_earlier_question_and_answer(
+    bot: Bot, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """'When was that resolution adopted?' only makes sense after the thread's first answer."""
     seen_history: list[Any] = []
     real_ask = bot.assistant.ask
 
@@ -383,20 +385,25 @@ def test_thread_follow_up_uses_the_earlier_question(bot: Bot, monkeypatch: pytes
 
     monkeypatch.setattr(bot.assistant, "ask", recording_ask)
     channel, parent_ts = unique("C"), new_ts()
-    parent = mention(channel, parent_ts, EXAMPLE_QUESTION)
+    first_question = "Which UN resolution ended the war between Iran and Iraq?"
+    parent = mention(channel, parent_ts, first_question)
     bot.slack.add_thread_message(channel, parent_ts, {**parent, "type": "message"})
     assert post_json(bot, event_body(parent)).status_code == 200
-    wait_for_reply(bot.slack, channel)  # the bot is now part of the thread
+    first = wait_for_reply(bot.slack, channel)[0]  # the bot is now part of the thread
+    posted = {"bot_id": BOT_ID, "user": BOT_USER_ID, "ts": new_ts(), "thread_ts": parent_ts}
+    bot.slack.add_thread_message(channel, parent_ts, {**posted, **first.params})
 
     follow_ts = new_ts()
-    follow_up = message(channel, follow_ts, "Which war did it end?", thread_ts=parent_ts)
+    follow_up = message(channel, follow_ts, "When was that resolution adopted?", thread_ts=parent_ts)
     bot.slack.add_thread_message(channel, parent_ts, follow_up)
     assert post_json(bot, event_body(follow_up)).status_code == 200
     reply = wait_for_reply(bot.slack, channel, count=2)[1]
 
     assert reply.params["thread_ts"] == parent_ts
-    assert seen_history[-1] == [EXAMPLE_QUESTION]
-    assert "Iran-Iraq War" in block_texts(reply.params["blocks"])
+    [turn] = seen_history[-1]
+    assert turn.question == first_question and turn.citations  # the cached answer, with citations
+    assert "Resolution 598" in turn.answer
+    assert "1987" in block_texts(reply.params["blocks"])
     assert bot.slack.calls_to("conversations.replies")
 
 
@@ -788,7 +795,8 @@ def test_question_text_and_thread_history() -> None:
         {"user": "U2", "text": "second?", "ts": "1.3"},
         {"user": USER, "text": "now?", "ts": "1.4"},
     ]
-    assert earlier_questions(thread, "1.4") == ["first?", "second?"]
+    turns = earlier_turns(thread, "1.4")
+    assert [(t.question, t.answer) for t in turns] == [("first?", "answer"), ("second?", "")]
     assert bot_in_thread(thread, BOT_USER_ID, BOT_ID)
     assert not bot_in_thread(thread[3:], BOT_USER_ID, BOT_ID)
 

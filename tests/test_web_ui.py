@@ -432,11 +432,23 @@ def test_follow_up_in_the_same_chat_sends_history_and_is_answered(page: Page) ->
         answer, node = ask(page, EXAMPLE_QUESTION)
     assert sent.value.post_data_json == {
         "question": EXAMPLE_QUESTION,
-        "history": [OFF_TOPIC_QUESTION],
+        "history": [{"question": OFF_TOPIC_QUESTION}],  # an abstention carries no answer
     }
     assert page.get_by_test_id("turn").count() == 2
     assert not answer["abstained"], "an earlier question must not stop this one being answered"
     assert "Resolution 598" in text_of(node.get_by_test_id("answer-text"))
+    assert node.get_by_test_id("searched-for").count() == 0  # asked as it stands
+
+
+def test_follow_up_leaning_on_the_last_answer_shows_what_was_searched(page: Page) -> None:
+    first_question = "Which UN resolution ended the war between Iran and Iraq?"
+    first, _ = ask(page, first_question)
+    with page.expect_request(lambda request: request.url.endswith("/ask/stream")) as sent:
+        _, node = ask(page, "When was that resolution adopted?")
+    [turn] = sent.value.post_data_json["history"]
+    assert turn == {"question": first_question, "answer": first["answer"], "citations": first["citations"]}
+    assert "1987" in text_of(node.get_by_test_id("answer-text"))
+    assert text_of(node.get_by_test_id("searched-for")) == "Searched for: When was Resolution 598 adopted?"
 
 
 def test_feedback_is_recorded_and_history_survives_a_reload(page: Page, live_server: LiveServer) -> None:

@@ -529,6 +529,15 @@ def runs(pieces: list[Piece]) -> list[list[Piece]]:
     return grouped
 
 
+def leading_runs(grouped: list[list[Piece]], best: Sequence[ChosenSentence]) -> list[list[Piece]]:
+    """The run holding the best sentence first (the answer leads), the others in reading order."""
+    if not best:
+        return grouped
+    key = (best[0].row.doc_id, best[0].row.ord)
+    lead = [run for run in grouped if any((p.row.doc_id, p.row.ord) == key for p in run)]
+    return lead + [run for run in grouped if run not in lead]
+
+
 def compose_answer(context: ComposeContext, chosen: Sequence[ChosenSentence], confidence: float) -> Answer:
     """The Answer: each run of sentences quoted exactly and cited, the answer's span marked."""
     snapshot = context.snapshot
@@ -537,7 +546,7 @@ def compose_answer(context: ComposeContext, chosen: Sequence[ChosenSentence], co
     kind = answer_type(context.question)
     parts: list[str] = []
     citations: list[Citation] = []
-    for marker, run in enumerate(runs(evidence.pieces), start=1):
+    for marker, run in enumerate(leading_runs(runs(evidence.pieces), chosen[:1]), start=1):
         first, last = run[0].row, run[-1].row
         quote = snapshot.text_slice(first.doc_id, first.start, last.end)
         doc = meta[first.doc_id]

@@ -17,6 +17,13 @@ if TYPE_CHECKING:
 MAX_REPORTED_PROBLEMS = 20
 
 
+class GoldTurn(BaseModel):
+    """An earlier turn of a conversation record: asked first (unless `answer` is given)."""
+
+    question: str = Field(min_length=1)
+    answer: str = ""
+
+
 class GoldRecord(BaseModel):
     """One gold question (DESIGN.md §3); unknown fields are kept and copied into reports."""
 
@@ -30,6 +37,8 @@ class GoldRecord(BaseModel):
     evidence_quotes: list[str] = Field(default_factory=list)
     category: str = ""
     retrieval_only: bool = False
+    #: earlier turns, oldest first: the record is asked as a follow-up in that conversation
+    history: list[GoldTurn] = Field(default_factory=list)
 
     @field_validator("id", "question")
     @classmethod

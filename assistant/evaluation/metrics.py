@@ -14,6 +14,8 @@ from collections.abc import Collection, Hashable, Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import TypeVar
 
+from assistant.ingest.sentences import split_sentences
+
 T = TypeVar("T", bound=Hashable)
 
 _ARTICLES = re.compile(r"\b(a|an|the)\b", re.UNICODE)
@@ -55,6 +57,18 @@ def strip_markers(text: str) -> str:
 def answer_length_words(text: str) -> int:
     """Words in an answer, not counting citation markers."""
     return len(strip_markers(text).split())
+
+
+def first_cited_sentence(answer_text: str, quotes: Mapping[int, str]) -> str | None:
+    """The first sentence of the first `[n]` marker's quote: the sentence the answer leads with
+    (a quote may be a run of several adjacent sentences)."""
+    for found in _MARKER.finditer(answer_text):
+        marker = int(found.group(0)[1:-1])
+        if marker in quotes:
+            quote = quotes[marker]
+            spans = split_sentences(quote)
+            return quote[spans[0].start : spans[0].end] if spans else quote
+    return None
 
 
 def markers_consistent(answer_text: str, citation_markers: Iterable[int]) -> bool:

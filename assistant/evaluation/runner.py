@@ -11,7 +11,7 @@ from typing import TYPE_CHECKING, Any, Literal
 
 from assistant.evaluation import metrics as m
 from assistant.evaluation.gold import GoldRecord
-from assistant.models import Answer, Passage
+from assistant.models import Answer, Passage, Turn
 
 if TYPE_CHECKING:
     from assistant.core import Assistant
@@ -48,6 +48,11 @@ METRICS: tuple[MetricInfo, ...] = (
     MetricInfo("groundedness", "citations whose quote == stored text[start:end]"),
     MetricInfo("markers_consistent", "answers whose [n] markers match their citations"),
     MetricInfo("answer_words", "mean words per non-abstained answer", None, False),
+    MetricInfo("answer_words_p90", "90th percentile words per non-abstained answer", False, False),
+    MetricInfo(
+        "first_sentence_accuracy", "answerable questions whose first cited sentence holds a gold answer"
+    ),
+    MetricInfo("one_sentence_answers", "non-abstained answers of one cited sentence"),
     *(MetricInfo(f"hit@{k}", f"an evidence doc in the top {k} docs") for k in HIT_KS),
     *(MetricInfo(f"recall@{k}", f"share of evidence docs in the top {k} docs") for k in RECALL_KS),
     MetricInfo("mrr", "1/rank of the first evidence doc"),
@@ -184,7 +189,8 @@ class Evaluator:
         if record.scores_answers:
             started = time.perf_counter()
             try:
-                result.answer = self.assistant.ask(record.question, top_k=self.config.top_k)
+                history = self._history(record)
+                result.answer = self.assistant.ask(record.question, top_k=self.config.top_k, history=history)
             except Exception as exc:  # a question that raises is scored as wrong, not fatal
                 log.debug("question %s raised", record.id, exc_info=True)
                 errors.append(f"ask: {type(exc).__name__}: {exc}")
@@ -192,10 +198,9 @@ class Evaluator:
         passages: list[Passage] | None = None
         if record.answerable:
             started = time.perf_counter()
+            searched = (result.answer.standalone_question if result.answer else None) or record.question
             try:
-                passages = self.assistant.search(
-                    record.question, top_k=self.config.depth, mode=self.config.mode
-                )
+                passages = self.assistant.search(searched, top_k=self.config.depth, mode=self.config.mode)
             except Exception as exc:
                 log.debug("search for %s raised", record.id, exc_info=True)
                 errors.append(f"search: {type(exc).__name__}: {exc}")
@@ -209,6 +214,17 @@ class Evaluator:
         if record.answerable:
             result.scores.update(score_retrieval(record, passages or []))
         return result
+
+    def _history(self, record: GoldRecord) -> list[Turn]:
+        """A conversation record's earlier turns, each asked in turn unless its answer is given."""
+        turns: list[Turn] = []
+        for earlier in record.history:
+            if earlier.answer:
+                turns.append(Turn(question=earlier.question, answer=earlier.answer))
+                continue
+            given = self.assistant.ask(earlier.question, top_k=self.config.top_k, history=turns)
+            turns.append(Turn(question=earlier.question, answer=given.answer, citations=given.citations))
+        return turns
 
     def _doc_text(self, doc_id: str) -> str | None:
         if doc_id not in self._texts:
@@ -239,6 +255,12 @@ def score_answer(
     scores["correct"] = float(correct)
     if not abstained:
         scores["answer_words"] = float(m.answer_length_words(answer.answer))
+        scores["one_sentence"] = float(len(answer.citations) <= 1)
+    if record.answerable:
+        first = m.first_cited_sentence(answer.answer, {c.marker: c.quote for c in answer.citations})
+        scores["first_sentence_correct"] = float(
+            not abstained and first is not None and m.answer_is_correct(first, record.answers)
+        )
     cited = [c.doc_id for c in answer.citations]
     if record.answerable:
         scores["citation_recall"] = m.citation_recall(cited, record.evidence_docs)
@@ -297,6 +319,13 @@ def aggregate(results: Sequence[QuestionResult]) -> dict[str, float]:
         out["false_abstention_rate"] = m.mean(r.scores["abstained"] for r in answerable)
     for name in ("citation_precision", "citation_recall", "markers_consistent", "answer_words"):
         out[name] = m.mean(r.scores[name] for r in scored if name in r.scores)
+    out["answer_words_p90"] = m.percentile(
+        (r.scores["answer_words"] for r in scored if "answer_words" in r.scores), 90
+    )
+    out["first_sentence_accuracy"] = m.mean(r.scores.get("first_sentence_correct", 0.0) for r in answerable)
+    out["one_sentence_answers"] = m.mean(
+        r.scores["one_sentence"] for r in scored if "one_sentence" in r.scores
+    )
     citations = sum(r.scores.get("citations", 0.0) for r in scored)
     grounded = sum(r.scores.get("grounded_citations", 0.0) for r in scored)
     out["groundedness"] = grounded / citations if citations else None

@@ -33,6 +33,16 @@ class AskResult(BaseModel):
         "no citations. Do not answer from elsewhere as if the documents said it."
     )
     citations: list[ToolCitation]
+    standalone_question: str | None = Field(
+        None, description="The question as searched: a follow-up rewritten to stand alone."
+    )
+
+
+class HistoryTurn(BaseModel):
+    """One earlier turn an agent passes back: the question asked and the `answer` text returned."""
+
+    question: str = Field(description="An earlier question of this conversation.")
+    answer: str = Field("", description="The answer text `ask` gave to it (with its [n] markers).")
 
 
 class RankedPassage(BaseModel):

@@ -25,12 +25,13 @@ from assistant.mcp.results import (
     DocumentList,
     DocumentSlice,
     DocumentSummary,
+    HistoryTurn,
     IndexSummary,
     RankedPassage,
     SearchResult,
     ToolCitation,
 )
-from assistant.models import Answer, SearchFilters, source_url
+from assistant.models import Answer, SearchFilters, Turn, source_url
 
 log = logging.getLogger(__name__)
 
@@ -53,7 +54,10 @@ markers; each citation (marker n) gives doc_id, title, start/end character offse
 the exact text of the document at those offsets (verify with get_document). Quote the answer
 with its markers rather than rewording the evidence. `abstained: true` means the documents hold
 no good evidence: report that instead of guessing. Optional: `doc_ids` to restrict the answer to
-some documents (from list_documents), `top_k` passages to read (default from the server)."""
+some documents (from list_documents), `top_k` passages to read (default from the server),
+`history`: the conversation's earlier turns, oldest first, each `{question, answer}` as asked and
+answered, so that a follow-up ("when was that resolution adopted?") is read against them; the
+result's `standalone_question` shows how it was read."""
 
 _SEARCH = """\
 Find the passages that best match a query, ranked (1 = best), without composing an answer.
@@ -88,6 +92,10 @@ DocIds = Annotated[
 ]
 TopK = Annotated[int | None, Field(ge=1, le=100, description="Passages to retrieve (1-100).")]
 Offset = Annotated[int | None, Field(ge=0, description="Character offset into the stored text.")]
+History = Annotated[
+    list[HistoryTurn] | None,
+    Field(description="Earlier turns of this conversation, oldest first; omit for a new question."),
+]
 
 
 def build_server(
@@ -108,10 +116,11 @@ def build_server(
 
     @server.tool(description=_ASK, annotations=read_only)
     def ask(
-        question: Question, doc_ids: DocIds = None, top_k: TopK = None
+        question: Question, doc_ids: DocIds = None, top_k: TopK = None, history: History = None
     ) -> Annotated[CallToolResult, AskResult]:
+        turns = [Turn(question=t.question, answer=t.answer) for t in history or []]
         with tool_errors():
-            answer = assistant.ask(question, top_k=top_k, filters=_filters(doc_ids))
+            answer = assistant.ask(question, top_k=top_k, filters=_filters(doc_ids), history=turns)
         result = ask_result(answer, public_url)
         return CallToolResult(
             content=[TextContent(type="text", text=ask_text(result))],
@@ -227,6 +236,7 @@ def ask_result(answer: Answer, public_url: str | None) -> AskResult:
             ToolCitation(**c.model_dump(exclude={"chunk_id"}), url=source_url(public_url, c))
             for c in answer.citations
         ],
+        standalone_question=answer.standalone_question,
     )
 
 

@@ -147,7 +147,9 @@ def _tailor_openapi(app: FastAPI, settings: Settings) -> None:
         history = components.get("AskRequest", {}).get("properties", {}).get("history", {})
         for option in history.get("anyOf", []):
             if option.get("type") == "array":
-                option.setdefault("items", {})["maxLength"] = limit
+                for item in option.get("items", {}).get("anyOf", []):
+                    if item.get("type") == "string":
+                        item["maxLength"] = limit
         _homogeneous_tuples_as_arrays(schema)
         app.openapi_schema = schema
         return schema

@@ -17,7 +17,7 @@ from slack_sdk import WebClient
 from slack_sdk.errors import SlackApiError
 
 from assistant.errors import AssistantError, ConfigError, user_message
-from assistant.models import Answer
+from assistant.models import Answer, Turn
 from assistant.settings import Settings
 from assistant.slack.blocks import (
     FEEDBACK_ACTION_PATTERN,
@@ -32,7 +32,7 @@ from assistant.slack.dedupe import Deduplicator, TTLMap
 from assistant.slack.text import (
     bot_in_thread,
     clean_question,
-    earlier_questions,
+    earlier_turns,
     is_from_bot,
     is_human_message,
     mentions,
@@ -44,7 +44,7 @@ if TYPE_CHECKING:
 log = logging.getLogger(__name__)
 
 WORKING_REACTION = "eyes"
-MAX_HISTORY_QUESTIONS = 5
+MAX_HISTORY_TURNS = 5
 ANSWER_CACHE_SECONDS = 24 * 60 * 60
 ANSWER_CACHE_SIZE = 2_000
 LISTENER_THREADS = 8
@@ -213,11 +213,11 @@ class SlackBot:
             return
         self._react(client, "add", channel, ts)
         try:
-            history: list[str] = []
+            history: list[Turn] = []
             if thread_ts is not None:
                 if thread is None:
                     thread = self._thread_messages(client, channel, thread_ts)
-                history = earlier_questions(thread, ts, MAX_HISTORY_QUESTIONS)
+                history = earlier_turns(thread, ts, MAX_HISTORY_TURNS, self._answers.get)
             answer = self._ask(question, history)
             for message in answer_messages(answer, self._settings.public_url):
                 self._post(client, channel, reply_in, message)
@@ -301,7 +301,7 @@ class SlackBot:
             self._respond_quietly(respond, APOLOGY)
 
     # ------------------------------------------------------------------ helpers
-    def _ask(self, question: str, history: list[str]) -> Answer:
+    def _ask(self, question: str, history: list[Turn]) -> Answer:
         answer = self._assistant.ask(question, history=history or None)
         if answer.id:
             self._answers.put(answer.id, answer)

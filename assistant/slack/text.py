@@ -1,10 +1,13 @@
-"""Read questions out of Slack message text and threads (mentions, links, entities, bots)."""
+"""Read questions and earlier turns out of Slack message text and threads (mentions, links,
+entities, bots)."""
 
 from __future__ import annotations
 
 import re
-from collections.abc import Iterable, Mapping
+from collections.abc import Callable, Iterable, Mapping
 from typing import Any
+
+from assistant.models import Answer, Turn
 
 # Subtypes a person produces; anything else (edits, joins, bot posts...) is not a question.
 HUMAN_SUBTYPES = frozenset({"", "thread_broadcast", "file_share"})
@@ -61,21 +64,41 @@ def bot_in_thread(messages: Iterable[Mapping[str, Any]], bot_user_id: str | None
     return False
 
 
-def earlier_questions(
+def earlier_turns(
     messages: Iterable[Mapping[str, Any]],
     before_ts: str,
     limit: int = 5,
-) -> list[str]:
-    """The people's messages in a thread before `before_ts`, oldest first, as questions."""
-    questions: list[str] = []
+    answer_for: Callable[[str], Answer | None] = lambda _id: None,
+) -> list[Turn]:
+    """The thread before `before_ts` as turns, oldest first: each person's question with the
+    bot's reply that followed it. A reply whose answer is still cached (`answer_for`, by the id
+    on its buttons) brings its citations; otherwise its text stands for the answer."""
+    turns: list[Turn] = []
     cutoff = _ts_value(before_ts)
     for message in messages:
-        if _ts_value(str(message.get("ts", ""))) >= cutoff or not is_human_message(message):
+        if _ts_value(str(message.get("ts", ""))) >= cutoff:
             continue
-        question = clean_question(str(message.get("text", "")))
-        if question:
-            questions.append(question)
-    return questions[-limit:] if limit > 0 else []
+        if is_human_message(message):
+            question = clean_question(str(message.get("text", "")))
+            if question:
+                turns.append(Turn(question=question))
+        elif is_from_bot(message) and turns and not turns[-1].answer:
+            answer = next(filter(None, map(answer_for, _answer_ids(message))), None)
+            if answer is not None:
+                turns[-1].answer, turns[-1].citations = answer.answer, list(answer.citations)
+            else:
+                turns[-1].answer = clean_question(str(message.get("text", "")))
+    return turns[-limit:] if limit > 0 else []
+
+
+def _answer_ids(message: Mapping[str, Any]) -> list[str]:
+    """The answer ids on a bot message's buttons (its actions block is `answer:<id>`)."""
+    ids = []
+    for block in message.get("blocks") or []:
+        block_id = str(block.get("block_id", "")) if isinstance(block, Mapping) else ""
+        if block_id.startswith("answer:"):
+            ids.append(block_id.removeprefix("answer:"))
+    return ids
 
 
 def _ts_value(ts: str) -> float:

@@ -14,7 +14,7 @@ from starlette.concurrency import run_in_threadpool
 
 from assistant.compose.seam import AnswerReady, StreamEvent
 from assistant.errors import AssistantError, user_message
-from assistant.models import Answer, SearchFilters
+from assistant.models import Answer, SearchFilters, Turn
 from assistant.server.deps import AssistantDep, RateLimited, ReadAccess, SettingsDep
 from assistant.server.errors import error_responses
 from assistant.settings import Settings
@@ -59,8 +59,12 @@ class AskRequest(BaseModel):
     question: Words = Field(description="Limited to ASSISTANT_MAX_QUESTION_CHARS.")
     top_k: TopK | None = Field(None, description="Passages to retrieve.")
     filters: SearchFilters | None = None
-    history: list[str] | None = Field(
-        None, max_length=MAX_HISTORY, description="Earlier questions of this conversation."
+    history: list[Turn | str] | None = Field(
+        None,
+        max_length=MAX_HISTORY,
+        description="Earlier turns of this conversation, oldest first: each a question with the "
+        "answer given and its citations (a follow-up is read against them), or a bare earlier "
+        "question.",
     )
 
 
@@ -78,7 +82,8 @@ def check_question_length(text: str, settings: Settings, field: str = "question"
 def _check(body: AskRequest, settings: Settings) -> None:
     check_question_length(body.question, settings)
     for earlier in body.history or []:
-        check_question_length(earlier, settings, field="history entry")
+        text = earlier if isinstance(earlier, str) else earlier.question
+        check_question_length(text, settings, field="history entry")
 
 
 @router.post("/ask", response_model=Answer, responses=_ERRORS)

@@ -1,7 +1,8 @@
 """The OpenAI-compatible chat API (`/v1/chat/completions`, `/v1/models`) over the same Assistant.
 
 Chat tools (Open WebUI, LibreChat, editors) talk to this as to any OpenAI-style server. The
-last user message is the question and the earlier user messages are its history; the reply's
+last user message is the question and the earlier messages (questions and the assistant's
+replies) are its history; the reply's
 content is the answer with its `[n]` markers, and the citations travel in an extra `citations`
 field (and, on request, as a Sources block in the text). Every error, including a wrong key or
 a malformed body, is an OpenAI error object `{"error": {message, type, param, code}}`.
@@ -27,7 +28,7 @@ from starlette.exceptions import HTTPException as StarletteHTTPException
 from assistant.compose.seam import AnswerDelta
 from assistant.core import Assistant
 from assistant.errors import AssistantError, user_message
-from assistant.models import Answer, Citation, source_url
+from assistant.models import Answer, Citation, Turn, source_url
 from assistant.server.deps import AssistantDep, RateLimited, ReadAccess, SettingsDep
 from assistant.server.errors import RETRY_AFTER_SECONDS, _clean_error, _describe, status_for
 from assistant.server.openai_models import (
@@ -54,6 +55,8 @@ log = logging.getLogger(__name__)
 
 #: how much of each quote the Sources block shows (the full quote is in `citations`)
 SOURCE_QUOTE_CHARS = 240
+#: opens the Sources block of a reply; an earlier reply sent back as history is read without it
+SOURCES_HEADING = "\n\n**Sources**"
 #: when the models "were created": the index has no better date, and clients only display it
 _CREATED = 1_700_000_000
 
@@ -237,11 +240,11 @@ def message_text(message: ChatMessage, index: int) -> str:
     return "\n".join(texts)
 
 
-def conversation(messages: Sequence[ChatMessage], settings: Settings) -> tuple[str, list[str]]:
-    """The question (last message, which must be the user's) and the earlier user questions.
+def conversation(messages: Sequence[ChatMessage], settings: Settings) -> tuple[str, list[Turn]]:
+    """The question (last message, which must be the user's) and the earlier turns: each user
+    message with the assistant reply that followed it (its text without the sources block).
 
-    System and assistant turns are not used: the composer has its own instructions, and the
-    core reads a conversation as the questions asked so far.
+    System messages are not used: the composer has its own instructions.
     """
     last = len(messages) - 1
     if messages[last].role != "user":
@@ -251,16 +254,16 @@ def conversation(messages: Sequence[ChatMessage], settings: Settings) -> tuple[s
             param=f"messages.{last}.role",
         )
     question = message_text(messages[last], last)
-    history = [
-        message_text(message, index)
-        for index, message in enumerate(messages[:last])
-        if message.role == "user"
-    ]
-    history = [text for text in history if text.strip()][-MAX_HISTORY:]
+    turns: list[Turn] = []
+    for index, message in enumerate(messages[:last]):
+        text = message_text(message, index)
+        if message.role == "user" and text.strip():
+            check_question_length(text, settings, field="history entry")
+            turns.append(Turn(question=text))
+        elif message.role == "assistant" and turns and not turns[-1].answer:
+            turns[-1].answer = text.split(SOURCES_HEADING, 1)[0].strip()
     check_question_length(question, settings)
-    for earlier in history:
-        check_question_length(earlier, settings, field="history entry")
-    return question, history
+    return question, turns[-MAX_HISTORY:]
 
 
 # --- the reply ----------------------------------------------------------------------------
@@ -294,7 +297,7 @@ def sources_block(citations: Sequence[SourceCitation]) -> str:
             f"[{citation.marker}] {citation.title or citation.doc_id} ({where}): “{quote}” {citation.url}"
         )
     # one paragraph per source, so Markdown renderers keep them apart
-    return "\n\n**Sources**\n\n" + "\n\n".join(entries)
+    return SOURCES_HEADING + "\n\n" + "\n\n".join(entries)
 
 
 def completion(answer: Answer, model: str, choice: ModelChoice, base: str) -> ChatCompletion:

@@ -8,7 +8,7 @@ function pushNodes(nodes, parts) {
   for (const part of parts) nodes.push(part instanceof Node ? part : document.createTextNode(part));
 }
 
-const HISTORY_QUESTIONS = 4;
+const HISTORY_TURNS = 4;
 const PASSAGES_SHOWN = 3;
 const MARKER = /\[(\d+)\]/g;
 
@@ -73,6 +73,25 @@ function plainAnswer(answer) {
     }
   }
   return lines.join("\n");
+}
+
+// --- conversation history -------------------------------------------------------------
+
+// The earlier turns sent with a question: each question with the answer given and its
+// citations, so the server can read a follow-up ("when was that adopted?") against them.
+function historyOf(turns) {
+  return turns.slice(-HISTORY_TURNS).map((turn) => {
+    const answer = turn.answer || null;
+    if (!answer || answer.abstained) return { question: turn.question };
+    return { question: turn.question, answer: String(answer.answer || ""), citations: Array.isArray(answer.citations) ? answer.citations : [] };
+  });
+}
+
+// "Searched for: ..." when a follow-up was rewritten to stand alone before it was searched.
+function searchedForNode(answer) {
+  const standalone = String(answer.standalone_question || "").trim();
+  if (!standalone || standalone === String(answer.question || "").trim()) return null;
+  return el("p", { class: "answer__searched", "data-testid": "searched-for", text: `Searched for: ${standalone}` });
 }
 
 function formatMs(ms) {
@@ -188,12 +207,12 @@ export class ChatView {
   async submit() {
     const question = this.input.value.trim();
     if (!question || this.controller) return;
-    const previous = this.store.current ? this.store.current.turns.map((turn) => turn.question) : [];
+    const previous = this.store.current ? historyOf(this.store.current.turns) : [];
     const turn = this.store.addTurn(question);
     const chatId = this.store.currentId;
     this.input.value = "";
     this.render();
-    await this.ask(chatId, turn, previous.slice(-HISTORY_QUESTIONS));
+    await this.ask(chatId, turn, previous);
   }
 
   async ask(chatId, turn, history) {
@@ -291,7 +310,7 @@ export class ChatView {
       onClick: () => {
         const chat = this.store.get(chatId);
         const index = chat ? chat.turns.findIndex((item) => item.id === turn.id) : -1;
-        const history = index > 0 ? chat.turns.slice(0, index).map((item) => item.question).slice(-HISTORY_QUESTIONS) : [];
+        const history = index > 0 ? historyOf(chat.turns.slice(0, index)) : [];
         if (!this.controller) this.ask(chatId, turn, history);
       },
     });
@@ -324,6 +343,8 @@ export class ChatView {
         ),
       );
     }
+    const searched = searchedForNode(answer);
+    if (searched) main.append(searched);
     const text = String(answer.answer || "").trim() || (answer.abstained ? "The documents do not cover this question." : "");
     main.append(el("div", { class: "answer__text", "data-testid": "answer-text" }, answerTextNodes(text, citations, this.openDoc)));
 
