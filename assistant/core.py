@@ -13,6 +13,7 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 
 from assistant.compose.extractive import ExtractiveComposer
+from assistant.compose.outcome import mark_tentative
 from assistant.compose.seam import (
     AnswerDelta,
     AnswerReady,
@@ -307,7 +308,7 @@ class Assistant:
         timings["compose"] = _ms(compose_started)
         timings["total"] = _ms(started)
         answer.timings_ms = timings
-        yield AnswerReady(answer)
+        yield AnswerReady(mark_tentative(answer, self.settings.confident_threshold))
 
     def search(
         self,

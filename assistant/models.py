@@ -108,6 +108,11 @@ class Answer(BaseModel):
     confidence: float | None = Field(
         None, description="the extractive composer's evidence score; it abstains below the threshold"
     )
+    tentative: bool = Field(
+        False,
+        description="answered below the confident threshold: shown as 'may not answer your "
+        "question', with its passages (policy: docs/answer-model.md)",
+    )
 
 
 class SearchFilters(BaseModel):
