@@ -61,7 +61,9 @@ class Settings(BaseSettings):
         "the question is below this (the policy's value: docs/answer-model.md)",
     )
     confident_threshold: float = Field(
-        0.5,
+        0.89,
+        ge=0.0,
+        le=1.0,
         description="answers whose calibrated confidence is below this are marked tentative "
         "('may not answer your question'; the policy's value: docs/answer-model.md)",
     )
