@@ -61,7 +61,7 @@ class Settings(BaseSettings):
         "the question is below this (the policy's value: docs/answer-model.md)",
     )
     confident_threshold: float = Field(
-        0.89,
+        0.74,
         ge=0.0,
         le=1.0,
         description="answers whose calibrated confidence is below this are marked tentative "
