@@ -13,6 +13,7 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 
 from assistant.compose.extractive import ExtractiveComposer
+from assistant.compose.outcome import mark_tentative
 from assistant.compose.seam import (
     AnswerDelta,
     AnswerReady,
@@ -334,6 +335,7 @@ class Assistant:
         answer.timings_ms = timings
         answer.standalone_question = context.question
         answer.question = question.strip()
+        answer = mark_tentative(answer, self.settings.confident_threshold)
         observe_answer(answer)
         self._record_gap(answer)
         yield AnswerReady(answer)

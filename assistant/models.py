@@ -115,6 +115,11 @@ class Answer(BaseModel):
         description="the question as searched: a follow-up that leaned on earlier turns, rewritten "
         "to stand alone ('When was Resolution 598 adopted?'); equal to `question` otherwise",
     )
+    tentative: bool = Field(
+        False,
+        description="answered below the confident threshold: shown as 'may not answer your "
+        "question', with its passages (policy: docs/answer-model.md)",
+    )
 
 
 class Turn(BaseModel):

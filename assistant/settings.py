@@ -60,6 +60,13 @@ class Settings(BaseSettings):
         description="abstain when the answer model's calibrated chance that the passages answer "
         "the question is below this (the policy's value: docs/answer-model.md)",
     )
+    confident_threshold: float = Field(
+        0.74,
+        ge=0.0,
+        le=1.0,
+        description="answers whose calibrated confidence is below this are marked tentative "
+        "('may not answer your question'; the policy's value: docs/answer-model.md)",
+    )
     max_answer_sentences: int = Field(3, ge=1, le=10)
     verifier: Literal["on", "off"] = Field(
         "off",

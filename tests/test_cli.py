@@ -9,6 +9,7 @@ from click.testing import CliRunner
 
 from assistant.cli import main
 from assistant.compose.extractive import ABSTAIN_TEXT
+from assistant.compose.outcome import TENTATIVE_NOTE
 from assistant.models import Answer
 from tests.conftest import CORPUS_DIR, EXAMPLE_QUESTION
 
@@ -37,7 +38,8 @@ def test_ask_prints_the_wrapped_answer_then_its_sources_with_quotes(sample_index
     assert sources, output
     assert all(len(line) <= ANSWER_WIDTH for line in head.splitlines())
     # textwrap breaks lines at spaces and after hyphens ("Iran-|Iraq"): compare without whitespace
-    assert _squeeze(head) == _squeeze(answer.answer)
+    note = f"! {TENTATIVE_NOTE}" if answer.tentative else ""  # the mark, when below the confident threshold
+    assert _squeeze(head) == _squeeze(answer.answer + note)
 
     lines = sources.splitlines()
     found = [m for m in map(SOURCE_LINE.match, lines) if m]

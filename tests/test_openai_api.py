@@ -24,7 +24,7 @@ KEY = "test-key-3f9a"
 
 @pytest.fixture(scope="module")
 def base_url(sample_index_dir: Any, sample_assistant: Assistant) -> Iterator[str]:
-    with running_server(app_on(sample_index_dir, sample_assistant)) as url:
+    with running_server(app_on(sample_index_dir, sample_assistant, confident_threshold=0.0)) as url:
         yield url
 
 
@@ -297,6 +297,7 @@ def llm_client(sample_index_dir: Any, sample_assistant: Assistant) -> Iterator[t
             llm="openai:stub-model",
             llm_base_url=stub.base_url,
             llm_api_key="test-key-123",
+            confident_threshold=0.0,  # the tentative mark is tested in test_tentative.py
         )
         with running_server(app) as url:
             yield OpenAI(base_url=f"{url}/v1", api_key="any", max_retries=0), stub

@@ -8,6 +8,7 @@ from pathlib import Path
 import click
 
 from assistant.cli.common import command_settings, friendly_errors, index_dir_option, load_assistant
+from assistant.compose.outcome import TENTATIVE_NOTE
 from assistant.models import Answer
 
 
@@ -37,6 +38,8 @@ def ask_command(
 def render(answer: Answer) -> str:
     """The answer for a terminal: wrapped text, then numbered sources with their quotes."""
     lines = [textwrap.fill(answer.answer, width=88), ""]
+    if answer.tentative:
+        lines[1:1] = ["", f"! {TENTATIVE_NOTE}"]
     if answer.abstained:
         if answer.passages:
             lines.append("Closest passages:")

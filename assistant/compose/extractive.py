@@ -105,6 +105,11 @@ def confidence(
     return model.answerable_probability(decision_vector(logits, matrix, question))
 
 
+def passages_confidence(context: ComposeContext, model: AnswerModel | None = None) -> float:
+    """The calibrated chance that the retrieved passages answer, for any composer's answer."""
+    return round(confidence(collect_candidates(context), context, model), 4)
+
+
 def _is_duplicate(candidate: Candidate, chosen: Sequence[Candidate]) -> bool:
     for other in chosen:
         if float(candidate.row.embedding @ other.row.embedding) >= DUPLICATE_SIMILARITY:

@@ -22,6 +22,8 @@ RetrievalMode = Literal["hybrid", "dense", "keyword"]
 HIT_KS = (1, 5)
 RECALL_KS = (5, 10)
 NDCG_K = 10
+#: coverages of the risk-coverage table: the most confident share of questions, and its accuracy
+COVERAGES = (20, 40, 60, 80, 100)
 DEFAULT_DEPTH = 50
 
 
@@ -43,6 +45,17 @@ METRICS: tuple[MetricInfo, ...] = (
     MetricInfo("abstention_recall", "unanswerable questions on which it abstained"),
     MetricInfo("abstention_f1", "harmonic mean of abstention precision and recall"),
     MetricInfo("false_abstention_rate", "answerable questions it refused", higher_is_better=False),
+    MetricInfo("confident_share", "questions answered without the tentative mark"),
+    MetricInfo(
+        "confident_accuracy",
+        "confident answers that are right (one to an unanswerable is wrong)",
+    ),
+    MetricInfo("tentative_share", "questions answered with the 'may not answer your question' mark"),
+    MetricInfo("tentative_accuracy", "tentative answers holding a gold answer"),
+    *(
+        MetricInfo(f"selective_accuracy@{c}", f"accuracy on the {c} % most confident questions")
+        for c in COVERAGES
+    ),
     MetricInfo("citation_precision", "cited docs that are evidence docs (answered questions)"),
     MetricInfo("citation_recall", "evidence docs that were cited (answerable questions)"),
     MetricInfo("groundedness", "citations whose quote == stored text[start:end]"),
@@ -67,7 +80,7 @@ METRICS: tuple[MetricInfo, ...] = (
 )
 METRIC_NAMES: tuple[str, ...] = tuple(info.name for info in METRICS)
 RETRIEVAL_METRICS: tuple[str, ...] = tuple(
-    name for name in METRIC_NAMES if "@" in name or name.endswith("mrr")
+    name for name in METRIC_NAMES if ("@" in name and "selective" not in name) or name.endswith("mrr")
 )
 
 
@@ -248,6 +261,8 @@ def score_answer(
         if record.answerable:
             scores["citation_recall"] = 0.0
         return scores
+    scores["tentative"] = float(answer.tentative)
+    scores["confidence"] = 0.0 if abstained else float(answer.confidence or 0.0)
     if record.answerable:
         correct = not abstained and m.answer_is_correct(answer.answer, record.answers)
     else:
@@ -317,6 +332,7 @@ def aggregate(results: Sequence[QuestionResult]) -> dict[str, float]:
         out["false_abstention_rate"] = abstention.false_abstention_rate
     elif answerable:
         out["false_abstention_rate"] = m.mean(r.scores["abstained"] for r in answerable)
+    out.update(outcome_metrics(scored))
     for name in ("citation_precision", "citation_recall", "markers_consistent", "answer_words"):
         out[name] = m.mean(r.scores[name] for r in scored if name in r.scores)
     out["answer_words_p90"] = m.percentile(
@@ -335,6 +351,26 @@ def aggregate(results: Sequence[QuestionResult]) -> dict[str, float]:
     out["latency_p50_ms"] = m.percentile(latencies, 50)
     out["latency_p95_ms"] = m.percentile(latencies, 95)
     return {name: out[name] for name in METRIC_NAMES if out.get(name) is not None}  # type: ignore[misc]
+
+
+def outcome_metrics(scored: Sequence[QuestionResult]) -> dict[str, float | None]:
+    """Each outcome's share and accuracy, and the risk-coverage table (by confidence)."""
+    answered = [r for r in scored if not r.scores["abstained"]]
+    tentative = [r for r in answered if r.scores.get("tentative", 0.0) > 0]
+    confident = [r for r in answered if r.scores.get("tentative", 0.0) == 0]
+    out: dict[str, float | None] = {}
+    if scored:
+        out["confident_share"] = len(confident) / len(scored)
+        out["tentative_share"] = len(tentative) / len(scored)
+    out["confident_accuracy"] = m.mean(r.scores["correct"] for r in confident)
+    out["tentative_accuracy"] = m.mean(r.scores["correct"] for r in tentative)
+    ranked = sorted(scored, key=lambda r: -r.scores.get("confidence", 0.0))
+    for coverage in COVERAGES:
+        top = ranked[: max(1, round(len(ranked) * coverage / 100))] if ranked else []
+        out[f"selective_accuracy@{coverage}"] = m.mean(
+            r.scores["correct"] if not r.scores["abstained"] else 0.0 for r in top
+        )
+    return out
 
 
 def aggregate_by_category(results: Sequence[QuestionResult]) -> dict[str, dict[str, float]]:

@@ -26,6 +26,7 @@ from scipy.optimize import minimize
 from assistant.compose.features import CANDIDATE_FEATURES, DECISION_FEATURES, decision_vector
 from assistant.compose.scorer import AnswerModel, LinearModel
 from assistant.evaluation.answer_data import FeatureSet
+from assistant.evaluation.outcomes import confident_threshold, outcome_figures
 
 log = logging.getLogger(__name__)
 
@@ -240,6 +241,10 @@ def train(train_set: FeatureSet, heldout: FeatureSet | None, card: dict[str, Any
     share = max(
         shares, key=lambda s: shares[s]["chosen_hit"] - EXTRA_SENTENCE_COST * (shares[s]["sentences"] - 1)
     )
+    squad = np.isin(train_set.source, ("answerable", "adversarial"))
+    oof_hits = chosen_hits(train_set, oof_logits, share)
+    natural_mask = train_set.source == "answerable"
+    confident_at = confident_threshold(calibrated[natural_mask], oof_hits[natural_mask], threshold)
     selector = fit_selector(train_set, natural)
     abstention = fit_abstention(out_of_fold, train_set)
     model = AnswerModel(selector, abstention, platt, threshold, share, card)
@@ -251,13 +256,41 @@ def train(train_set: FeatureSet, heldout: FeatureSet | None, card: dict[str, Any
             },
             "out_of_fold_abstention": abstention_figures(calibrated, train_set, threshold),
             "threshold": threshold,
+            "confident_threshold": confident_at,
+            "out_of_fold_outcomes": outcome_figures(
+                calibrated[squad], oof_hits[squad], train_set.answerable[squad], threshold, confident_at
+            ),
             "runner_up_share": share,
         }
     }
     if heldout is not None and len(heldout):
         report["heldout"] = evaluate(model, heldout)
+        report["heldout"]["outcomes"] = heldout_outcomes(model, heldout, confident_at)
     model.card["figures"] = report
     return Trained(model, report)
+
+
+def chosen_hits(data: FeatureSet, logits: Sequence[np.ndarray], share: float) -> np.ndarray:
+    """Per question: answerable, and a sentence the composer would choose holds the answer."""
+    spans = [data.rows(i) for i in range(len(data))]
+    return np.array(
+        [
+            bool(data.answerable[i])
+            and bool(data.labels[rows][chosen_sets(logits[i], data.matrix[rows], share)].any())
+            for i, rows in enumerate(spans)
+        ]
+    )
+
+
+def heldout_outcomes(model: AnswerModel, data: FeatureSet, confident_at: float) -> dict[str, float]:
+    """The three outcomes on the split's SQuAD questions (answerable and adversarial)."""
+    rows, logits = decisions(data, model.selector)
+    probabilities = np.array([model.answerable_probability(r) for r in rows])
+    squad = np.isin(data.source, ("answerable", "adversarial"))
+    hits = chosen_hits(data, logits, model.runner_up_share)
+    return outcome_figures(
+        probabilities[squad], hits[squad], data.answerable[squad], model.threshold, confident_at
+    )
 
 
 def evaluate(model: AnswerModel, data: FeatureSet) -> dict[str, Any]:
@@ -266,17 +299,7 @@ def evaluate(model: AnswerModel, data: FeatureSet) -> dict[str, Any]:
     rows, logits = decisions(data, model.selector)
     probabilities = np.array([model.answerable_probability(r) for r in rows])
     answered = probabilities >= model.threshold
-    hits = np.array(
-        [
-            bool(data.answerable[i])
-            and bool(
-                data.labels[data.rows(i)][
-                    chosen_sets(logits[i], data.matrix[data.rows(i)], model.runner_up_share)
-                ].any()
-            )
-            for i in range(len(data))
-        ]
-    )
+    hits = chosen_hits(data, logits, model.runner_up_share)
     answer_accuracy = float((hits & answered)[data.answerable].mean()) if data.answerable.any() else 0.0
     return {
         "questions": {s: int((data.source == s).sum()) for s in MIX},

@@ -32,6 +32,11 @@ class AskResult(BaseModel):
         description="True when the documents hold no good evidence: the answer says so and there are "
         "no citations. Do not answer from elsewhere as if the documents said it."
     )
+    tentative: bool = Field(
+        False,
+        description="True when an answer is given but the evidence may not answer the question: "
+        "say so to the user and check the citations before relying on it.",
+    )
     citations: list[ToolCitation]
     standalone_question: str | None = Field(
         None, description="The question as searched: a follow-up rewritten to stand alone."

@@ -17,6 +17,7 @@ from mcp.server.mcpserver.exceptions import ToolError
 from mcp.types import CallToolResult, TextContent, ToolAnnotations
 from pydantic import Field
 
+from assistant.compose.outcome import TENTATIVE_NOTE
 from assistant.core import Assistant
 from assistant.errors import AssistantError, user_message
 from assistant.mcp.corpus import OutsideCorpusError, corpus_files, resolve_in_corpus
@@ -232,6 +233,7 @@ def ask_result(answer: Answer, public_url: str | None) -> AskResult:
     return AskResult(
         answer=answer.answer,
         abstained=answer.abstained,
+        tentative=answer.tentative,
         citations=[
             ToolCitation(**c.model_dump(exclude={"chunk_id"}), url=source_url(public_url, c))
             for c in answer.citations
@@ -244,7 +246,10 @@ def ask_text(result: AskResult) -> str:
     """What a model reads: the answer, then each citation with its offsets and exact quote."""
     if not result.citations:
         return result.answer
-    lines = [result.answer, "", "Citations (quote = get_document(doc_id, start, end).text):"]
+    lines = [result.answer, ""]
+    if result.tentative:
+        lines += [TENTATIVE_NOTE, ""]
+    lines += ["Citations (quote = get_document(doc_id, start, end).text):"]
     for c in result.citations:
         lines.append(f'[{c.marker}] {c.doc_id} [{c.start}:{c.end}] "{c.title}": "{c.quote}"')
     return "\n".join(lines)

@@ -63,7 +63,7 @@ SLACK_EVENTS = Counter(
     ["kind", "result"],
 )
 
-Outcome = Literal["answered", "abstained"]
+Outcome = Literal["answered", "tentative", "abstained"]
 STAGES = ("retrieve", "compose")
 
 
@@ -71,6 +71,8 @@ def answer_outcome(answer: Answer) -> Outcome:
     """The one place an answer's outcome label is decided (a new tier is one more branch here)."""
     if answer.abstained:
         return "abstained"
+    if answer.tentative:
+        return "tentative"
     return "answered"
 
 

@@ -83,6 +83,10 @@ def _abstained_field() -> Any:
     return Field(None, description="Extension: true when the documents hold no good evidence.")
 
 
+def _tentative_field() -> Any:
+    return Field(None, description="Extension: true when the answer may not answer the question.")
+
+
 class ChatCompletion(BaseModel):
     id: str
     object: Literal["chat.completion"] = "chat.completion"
@@ -91,6 +95,7 @@ class ChatCompletion(BaseModel):
     choices: list[Choice]
     citations: list[SourceCitation] | None = _citations_field()
     abstained: bool | None = _abstained_field()
+    tentative: bool | None = _tentative_field()
 
 
 class ChunkDelta(BaseModel):
@@ -115,6 +120,7 @@ class ChatCompletionChunk(BaseModel):
     choices: list[ChunkChoice]
     citations: list[SourceCitation] | None = _citations_field()
     abstained: bool | None = _abstained_field()
+    tentative: bool | None = _tentative_field()
 
 
 class ModelCard(BaseModel):

@@ -10,6 +10,7 @@ import re
 from dataclasses import dataclass, field
 from typing import Any, Literal
 
+from assistant.compose.outcome import TENTATIVE_NOTE
 from assistant.models import Answer, Citation, source_url
 
 MAX_SECTION_CHARS = 3_000
@@ -154,6 +155,8 @@ def answer_messages(
         blocks.extend(_sections(f":mag: {ABSTAIN_TEXT}"))
     else:
         blocks.extend(_sections(to_mrkdwn(answer.answer)))
+        if answer.tentative:
+            blocks.append(_tentative_context())
         if answer.citations:
             blocks.append({"type": "divider"})
             blocks.append(
@@ -181,6 +184,11 @@ def _section(mrkdwn: str) -> Block:
 
 def _context(mrkdwn: str) -> Block:
     return {"type": "context", "elements": [{"type": "mrkdwn", "text": mrkdwn[:MAX_SECTION_CHARS]}]}
+
+
+def _tentative_context() -> Block:
+    """The mark on an answer below the confident threshold (docs/answer-model.md)."""
+    return _context(f":warning: {TENTATIVE_NOTE}")
 
 
 def _citation_sections(citation: Citation, public_url: str | None) -> list[Block]:

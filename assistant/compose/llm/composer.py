@@ -21,7 +21,7 @@ from typing import Literal
 
 from langchain_core.language_models import BaseChatModel
 
-from assistant.compose.extractive import abstention
+from assistant.compose.extractive import abstention, passages_confidence
 from assistant.compose.llm.citations import CitationResolver, Embed
 from assistant.compose.llm.prompt import build_messages, says_not_in_documents
 from assistant.compose.llm.reply import deadline_after, reply_pieces
@@ -127,4 +127,7 @@ class LLMComposer:
             citations=resolver.citations,
             passages=context.passages,
             composer="llm",
+            # the same calibrated chance that these passages answer, so the answer is marked
+            # tentative by the same policy as an extractive one
+            confidence=passages_confidence(context),
         )

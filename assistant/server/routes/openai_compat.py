@@ -25,6 +25,7 @@ from fastapi.routing import APIRoute
 from starlette.concurrency import run_in_threadpool
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
+from assistant.compose.outcome import TENTATIVE_NOTE
 from assistant.compose.seam import AnswerDelta
 from assistant.core import Assistant
 from assistant.errors import AssistantError, user_message
@@ -302,7 +303,7 @@ def sources_block(citations: Sequence[SourceCitation]) -> str:
 
 def completion(answer: Answer, model: str, choice: ModelChoice, base: str) -> ChatCompletion:
     citations = cited(answer.citations, base)
-    text = answer.answer + (sources_block(citations) if choice.sources else "")
+    text = tentative_prefix(answer) + answer.answer + (sources_block(citations) if choice.sources else "")
     return ChatCompletion(
         id=completion_id(answer),
         created=int(time.time()),
@@ -310,7 +311,13 @@ def completion(answer: Answer, model: str, choice: ModelChoice, base: str) -> Ch
         choices=[Choice(message=AssistantMessage(content=text))],
         citations=citations,
         abstained=answer.abstained,
+        tentative=answer.tentative,
     )
+
+
+def tentative_prefix(answer: Answer) -> str:
+    """The short mark before a tentative answer's text (docs/answer-model.md); '' otherwise."""
+    return f"_{TENTATIVE_NOTE}_\n\n" if answer.tentative else ""
 
 
 def completion_id(answer: Answer) -> str:
@@ -382,7 +389,11 @@ def stream_chunks(
     def chunk(delta: ChunkDelta, finish: bool = False, answer: Answer | None = None) -> str:
         extra: dict[str, Any] = {}
         if answer is not None:
-            extra = {"citations": cited(answer.citations, base), "abstained": answer.abstained}
+            extra = {
+                "citations": cited(answer.citations, base),
+                "abstained": answer.abstained,
+                "tentative": answer.tentative,
+            }
         data = ChatCompletionChunk(
             id=chunk_id,
             created=created,
@@ -428,6 +439,8 @@ def final_chunks(
         # a stream cannot take text back, so the client is given the cited answer after a rule.
         separator = "\n\n---\n\n" if streamed else ""
         yield chunk(ChunkDelta(content=separator + answer.answer))
+    if answer.tentative:  # known only once the answer is complete: after its text, before sources
+        yield chunk(ChunkDelta(content=f"\n\n_{TENTATIVE_NOTE}_"))
     if choice.sources and answer.citations:
         yield chunk(ChunkDelta(content=sources_block(cited(answer.citations, base))))
     yield chunk(ChunkDelta(), finish=True, answer=answer)

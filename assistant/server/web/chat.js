@@ -94,6 +94,27 @@ function searchedForNode(answer) {
   return el("p", { class: "answer__searched", "data-testid": "searched-for", text: `Searched for: ${standalone}` });
 }
 
+// The three outcomes (docs/answer-model.md): a tentative answer is shown with a mark and its passages.
+function answerState(answer) {
+  if (answer.abstained) return "abstained";
+  return answer.tentative ? "tentative" : "answered";
+}
+
+function tentativeBadge() {
+  return el(
+    "p",
+    { class: "answer__badge answer__badge--tentative", "data-testid": "tentative", role: "note" },
+    icon("alert", 16),
+    el("span", { text: "This may not answer your question: check the sources and passages" }),
+  );
+}
+
+function passagesHint(answer) {
+  return answer.tentative
+    ? "The passages this answer was drawn from; read them to judge whether it answers the question."
+    : "The nearest matches in your documents; none of them answers the question.";
+}
+
 function formatMs(ms) {
   if (!Number.isFinite(ms)) return "";
   return ms < 1000 ? `${Math.round(ms)} ms` : `${(ms / 1000).toFixed(1)} s`;
@@ -345,6 +366,7 @@ export class ChatView {
     }
     const searched = searchedForNode(answer);
     if (searched) main.append(searched);
+    if (answer.tentative) main.append(tentativeBadge());
     const text = String(answer.answer || "").trim() || (answer.abstained ? "The documents do not cover this question." : "");
     main.append(el("div", { class: "answer__text", "data-testid": "answer-text" }, answerTextNodes(text, citations, this.openDoc)));
 
@@ -367,7 +389,7 @@ export class ChatView {
         ),
       );
     }
-    if (answer.abstained && passages.length) {
+    if ((answer.abstained || answer.tentative) && passages.length) {
       const items = passages.map((passage, index) => {
         const item = evidenceItem({
           title: passage.title || passage.doc_id,
@@ -396,7 +418,7 @@ export class ChatView {
         : null;
       main.append(
         el("h3", { class: "answer__subhead", text: "Closest passages" }),
-        el("p", { class: "answer__hint", text: "The nearest matches in your documents; none of them answers the question." }),
+        el("p", { class: "answer__hint", text: passagesHint(answer) }),
         el("ol", { class: "sources sources--passages", "data-testid": "passages" }, items),
         more,
       );
@@ -406,9 +428,9 @@ export class ChatView {
     return el(
       "section",
       {
-        class: answer.abstained ? "answer answer--abstained" : "answer",
+        class: `answer answer--${answerState(answer)}`,
         "data-testid": "answer",
-        "data-state": answer.abstained ? "abstained" : "answered",
+        "data-state": answerState(answer),
         "data-answer-id": answer.id || null,
         "aria-label": "Answer",
       },

@@ -1,0 +1,31 @@
+"""The three outcomes of an answer: confident, tentative, abstained (docs/answer-model.md).
+
+The calibrated confidence decides: below the abstention threshold the composer abstains; an
+answer below the confident threshold is still shown, with its passages, but marked as possibly
+not answering. Every front end shows the mark with the words of `TENTATIVE_NOTE`.
+"""
+
+from __future__ import annotations
+
+from typing import Literal
+
+from assistant.models import Answer
+
+TENTATIVE_NOTE = "This may not answer your question: check the passages."
+
+Outcome = Literal["confident", "tentative", "abstained"]
+
+
+def mark_tentative(answer: Answer, confident_threshold: float) -> Answer:
+    """Set `answer.tentative` from its confidence (an answer without one stays confident)."""
+    answer.tentative = (
+        not answer.abstained and answer.confidence is not None and answer.confidence < confident_threshold
+    )
+    return answer
+
+
+def outcome(answer: Answer) -> Outcome:
+    """Which of the three outcomes an answer is."""
+    if answer.abstained:
+        return "abstained"
+    return "tentative" if answer.tentative else "confident"
