@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import logging
 import re
+import sqlite3
 import threading
 import time
 from collections.abc import Iterator, Sequence
@@ -485,7 +486,10 @@ class Assistant:
         if answer.abstained or low:
             doc_ids = list(dict.fromkeys(p.doc_id for p in answer.passages))
             reason: Reason = "refused" if answer.abstained else "low_confidence"
-            self.gaps.record(answer.question, reason, doc_ids, answer.confidence)
+            try:
+                self.gaps.record(answer.question, reason, doc_ids, answer.confidence)
+            except (sqlite3.Error, OSError) as exc:  # a gap log that cannot be written never costs an answer
+                log.warning("content gap not recorded: %s", exc)
 
 
 def _ms(started: float) -> float:

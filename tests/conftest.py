@@ -11,6 +11,9 @@ import pytest
 
 os.environ.setdefault("HF_HUB_OFFLINE", "1")
 os.environ.setdefault("TRANSFORMERS_OFFLINE", "1")
+# The shared sample index is read-only: no test records content gaps into it (or into the copies
+# made of it) unless it turns them on itself (tests/test_gaps.py).
+os.environ.setdefault("ASSISTANT_GAPS_ENABLED", "false")
 
 REPO_ROOT = Path(__file__).resolve().parent.parent
 CORPUS_DIR = REPO_ROOT / "corpus"

@@ -32,7 +32,7 @@ def server(
 ) -> Iterator[str]:
     """The real app under uvicorn with an API key, after four answers and one thumbs-down."""
     own_copy = shutil.copytree(sample_index_dir, tmp_path_factory.mktemp("gaps") / "index", symlinks=True)
-    assistant = assistant_on(own_copy, sample_assistant, api_key=KEY)
+    assistant = assistant_on(own_copy, sample_assistant, api_key=KEY, gaps_enabled=True)
     with running_server(create_app(assistant.settings, assistant)) as url:
         with httpx.Client(base_url=url, timeout=60) as http:
             for question in (OVEN, OVEN_AGAIN, NEPTUNE, OVEN):
