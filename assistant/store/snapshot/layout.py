@@ -66,7 +66,19 @@ SCHEMA = [
     CREATE VIRTUAL TABLE chunks_fts USING fts5(text, content='', tokenize='unicode61');
     INSERT INTO chunks_fts(rowid, text) SELECT id, index_terms(text) FROM chunks;
     """,
+    # migration 3: document sets (who may see a document); every existing document is in `default`
+    """
+    CREATE TABLE document_sets (
+        doc_id TEXT NOT NULL REFERENCES documents(doc_id),
+        name TEXT NOT NULL,
+        PRIMARY KEY (doc_id, name)
+    ) WITHOUT ROWID;
+    CREATE INDEX document_sets_name ON document_sets(name, doc_id);
+    INSERT INTO document_sets(doc_id, name) SELECT doc_id, 'default' FROM documents;
+    """,
 ]
+#: the set a document is in when it is indexed without naming one
+DEFAULT_SET = "default"
 
 
 class IndexFolder:

@@ -238,7 +238,29 @@ class Snapshot:
 
     def documents(self) -> list[dict[str, Any]]:
         rows = self._query(f"SELECT {self._DOC_COLUMNS} FROM documents ORDER BY doc_id")
-        return [self._doc_dict(row) for row in rows]
+        sets = self.document_sets()
+        return [{**self._doc_dict(row), "sets": sets.get(row[0], [])} for row in rows]
+
+    def document_sets(self) -> dict[str, list[str]]:
+        """doc_id -> the names of its sets, sorted."""
+        found: dict[str, list[str]] = {}
+        for doc_id, name in self._query("SELECT doc_id, name FROM document_sets ORDER BY doc_id, name"):
+            found.setdefault(doc_id, []).append(name)
+        return found
+
+    def doc_ids_in_sets(self, sets: Iterable[str]) -> list[str]:
+        """The documents in any of `sets` (none for no sets): what a caller limited to them may see."""
+        names = sorted(set(sets))
+        if not names:
+            return []
+        marks = ",".join("?" * len(names))
+        sql = f"SELECT DISTINCT doc_id FROM document_sets WHERE name IN ({marks}) ORDER BY doc_id"
+        return [doc_id for (doc_id,) in self._query(sql, names)]
+
+    def set_counts(self) -> dict[str, int]:
+        """Set name -> how many documents are in it."""
+        rows = self._query("SELECT name, count(*) FROM document_sets GROUP BY name ORDER BY name")
+        return {name: int(count) for name, count in rows}
 
     def document(self, doc_id: str) -> dict[str, Any] | None:
         rows = self._query(

@@ -1,0 +1,75 @@
+"""Document sets in the snapshot store: stored per document, changed without re-embedding, and a
+search limited to a set's documents equals the top k of an index built from that set alone."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from assistant.core import Assistant
+from assistant.settings import Settings
+from assistant.store.snapshot.reader import Snapshot
+from assistant.store.snapshot.writer import SnapshotWriter
+
+DOCS = {
+    "alpha": "Alpha\n\nThe alpha reactor produces 40 megawatts of power. It was built near the lake.\n",
+    "beta": "Beta\n\nThe beta bridge spans the river near the old mill. Its towers are granite.\n",
+    "gamma": "Gamma\n\nThe gamma reactor near the river produces 12 megawatts for the mill.\n",
+}
+
+
+def _build(shared: Assistant, root: Path, names: list[str]) -> Assistant:
+    folder = root / "docs"
+    folder.mkdir(parents=True)
+    for name in names:
+        (folder / f"{name}.txt").write_text(DOCS[name])
+    assistant = Assistant(
+        root / "index", Settings(index_dir=root / "index", store="snapshot"), shared.embedder
+    )
+    assert sorted(assistant.index_paths([folder]).added) == sorted(names)
+    return assistant
+
+
+def _view(assistant: Assistant) -> Snapshot:
+    view = assistant.snapshot()
+    assert isinstance(view, Snapshot)
+    return view
+
+
+def test_sets_change_without_reembedding_and_search_stays_exact(
+    sample_assistant: Assistant, tmp_path: Path
+) -> None:
+    whole = _build(sample_assistant, tmp_path / "whole", ["alpha", "beta", "gamma"])
+    view = _view(whole)
+    assert view.set_counts() == {"default": 3}
+    assert all(d["sets"] == ["default"] for d in view.documents())
+    chunk_ids_before = view.chunk_ids_for_docs(["alpha", "beta", "gamma"])
+
+    with whole.store.writer(view.manifest) as writer:
+        assert isinstance(writer, SnapshotWriter)
+        assert writer.set_document_sets("alpha", ["hr", "public"])
+        assert writer.set_document_sets("gamma", ["hr"])
+        assert not writer.set_document_sets("no-such-doc", ["hr"])
+    view = _view(whole)
+    assert view.set_counts() == {"default": 1, "hr": 2, "public": 1}
+    assert {d["doc_id"]: d["sets"] for d in view.documents()} == {
+        "alpha": ["hr", "public"],
+        "beta": ["default"],
+        "gamma": ["hr"],
+    }
+    assert view.chunk_ids_for_docs(["alpha", "beta", "gamma"]) == chunk_ids_before  # not re-embedded
+    allowed = view.doc_ids_in_sets(["hr"])
+    assert allowed == ["alpha", "gamma"]
+    assert view.doc_ids_in_sets([]) == []
+
+    alone = _view(_build(sample_assistant, tmp_path / "alone", ["alpha", "gamma"]))
+    query = "reactor megawatts near the river"
+    vector = whole.embed_query(query)
+    for mode in ("dense", "keyword", "hybrid"):
+        inside = view.search([(vector, query)], 3, 10, doc_ids=allowed, mode=mode)
+        separate = alone.search([(vector, query)], 3, 10, mode=mode)
+        keys = view.chunks([i for i, _ in inside])
+        alone_keys = alone.chunks([i for i, _ in separate])
+        assert {(c.doc_id, c.ord) for c in keys.values()} == {
+            (c.doc_id, c.ord) for c in alone_keys.values()
+        }, mode
+        assert {keys[i].doc_id for i, _ in inside} <= set(allowed)
