@@ -3,10 +3,15 @@ search limited to a set's documents equals the top k of an index built from that
 
 from __future__ import annotations
 
+import contextlib
+import sqlite3
 from pathlib import Path
+
+from assistant import fileio
 
 from assistant.core import Assistant
 from assistant.settings import Settings
+from assistant.store.manifest import Manifest
 from assistant.store.snapshot.reader import Snapshot
 from assistant.store.snapshot.writer import SnapshotWriter
 
@@ -73,3 +78,33 @@ def test_sets_change_without_reembedding_and_search_stays_exact(
             (c.doc_id, c.ord) for c in alone_keys.values()
         }, mode
         assert {keys[i].doc_id for i, _ in inside} <= set(allowed)
+
+
+def test_a_schema_2_snapshot_reads_as_default_and_upgrades_on_write(
+    sample_assistant: Assistant, tmp_path: Path
+) -> None:
+    """An index built before document sets stays readable (every document in `default`), and the
+    next write adds the sets table instead of demanding a rebuild."""
+    built = _build(sample_assistant, tmp_path, ["alpha", "beta"])
+    view = _view(built)
+    folder = view.path
+    with contextlib.closing(sqlite3.connect(folder / "store.sqlite")) as db:
+        db.executescript("DROP INDEX document_sets_name; DROP TABLE document_sets; PRAGMA user_version = 2;")
+    manifest = Manifest.read(folder / "manifest.json", tmp_path / "index")
+    manifest.checksums["store.sqlite"] = fileio.file_checksum(folder / "store.sqlite")
+    manifest.write(folder / "manifest.json")
+
+    old = Assistant(
+        tmp_path / "index",
+        Settings(index_dir=tmp_path / "index", store="snapshot"),
+        sample_assistant.embedder,
+    )
+    view = _view(old)
+    assert view.set_counts() == {"default": 2}
+    assert view.doc_ids_in_sets(["default"]) == ["alpha", "beta"]
+    assert view.doc_ids_in_sets(["hr"]) == []
+    assert {d["doc_id"]: d["sets"] for d in view.documents()} == {"alpha": ["default"], "beta": ["default"]}
+    with old.store.writer(view.manifest) as writer:
+        assert isinstance(writer, SnapshotWriter)
+        assert writer.set_document_sets("beta", ["hr"])
+    assert _view(old).set_counts() == {"default": 1, "hr": 1}

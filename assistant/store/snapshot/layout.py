@@ -77,6 +77,8 @@ SCHEMA = [
     INSERT INTO document_sets(doc_id, name) SELECT doc_id, 'default' FROM documents;
     """,
 ]
+#: the schema version that added document sets (a snapshot one below it is read as all `default`)
+SETS_SCHEMA = 3
 #: the set a document is in when it is indexed without naming one
 DEFAULT_SET = "default"
 

@@ -105,6 +105,11 @@ class SnapshotWriter:
             finally:
                 live.close()
             self.db = connect_for_writing(db_path)
+            # a snapshot from an older schema gets the migrations it lacks (sets: all `default`)
+            (version,) = self.db.execute("PRAGMA user_version").fetchone()
+            for migration in SCHEMA[version:]:
+                self.db.executescript(migration)
+            self.db.execute(f"PRAGMA user_version = {len(SCHEMA)}")
         else:
             self.db = connect_for_writing(db_path)
             for migration in SCHEMA:
