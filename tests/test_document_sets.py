@@ -8,7 +8,6 @@ import sqlite3
 from pathlib import Path
 
 from assistant import fileio
-
 from assistant.core import Assistant
 from assistant.settings import Settings
 from assistant.store.manifest import Manifest
