@@ -221,7 +221,7 @@ class Assistant:
         vectors = [self.embed_query(f) if mode != "keyword" else None for f in forms]
         timings["embed"] = _ms(started)
         started = time.perf_counter()
-        doc_ids = filters.doc_ids if filters is not None else None
+        doc_ids = allowed_doc_ids(snapshot, filters)
         chunks = retrieve(snapshot, list(zip(vectors, forms, strict=True)), k, doc_ids, mode)
         timings["retrieve"] = _ms(started)
         # Sentences are scored against the question itself unless it is too short to stand alone.
@@ -377,16 +377,28 @@ class Assistant:
                 raise DocumentNotFoundError(f"no document with doc_id '{doc_id}' in the index")
             self.refresh()
 
-    def list_documents(self) -> list[DocumentInfo]:
+    def list_documents(self, sets: Sequence[str] | None = None) -> list[DocumentInfo]:
+        """Every document, or those in `sets` (a caller limited to them sees no others)."""
         snapshot = self.snapshot()
         if snapshot is None:
             return []
-        return [DocumentInfo(**d) for d in snapshot.documents()]
+        docs = snapshot.documents()
+        if sets is not None:
+            visible = set(snapshot.doc_ids_in_sets(sets))
+            docs = [d for d in docs if d["doc_id"] in visible]
+        return [DocumentInfo(**d) for d in docs]
 
-    def get_document(self, doc_id: str) -> DocumentRecord:
+    def get_document(self, doc_id: str, sets: Sequence[str] | None = None) -> DocumentRecord:
+        """One document; outside `sets` it does not exist for the caller (DocumentNotFoundError)."""
         snapshot = self.snapshot()
         found = snapshot.document(doc_id) if snapshot is not None else None
-        if found is None:
+        hidden = (
+            found is not None
+            and snapshot is not None
+            and sets is not None
+            and doc_id not in snapshot.doc_ids_in_sets(sets)
+        )
+        if found is None or hidden:
             raise DocumentNotFoundError(f"no document with doc_id '{doc_id}' in the index")
         return DocumentRecord(**found)
 
@@ -410,6 +422,20 @@ class Assistant:
 
             self._feedback = FeedbackStore(self.index_dir / "feedback.sqlite")
         return self._feedback
+
+
+def allowed_doc_ids(snapshot: ReadView, filters: SearchFilters | None) -> list[str] | None:
+    """The documents a search may see: the filter's doc_ids, narrowed (never widened) to the
+    documents in the caller's sets; None when neither limits it."""
+    if filters is None:
+        return None
+    if filters.sets is None:
+        return filters.doc_ids
+    allowed = snapshot.doc_ids_in_sets(filters.sets)
+    if filters.doc_ids is not None:
+        wanted = set(filters.doc_ids)
+        allowed = [d for d in allowed if d in wanted]
+    return allowed
 
 
 def _ms(started: float) -> float:

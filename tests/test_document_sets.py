@@ -7,8 +7,12 @@ import contextlib
 import sqlite3
 from pathlib import Path
 
+import pytest
+
 from assistant import fileio
 from assistant.core import Assistant
+from assistant.errors import DocumentNotFoundError
+from assistant.models import SearchFilters
 from assistant.settings import Settings
 from assistant.store.manifest import Manifest
 from assistant.store.snapshot.reader import Snapshot
@@ -107,3 +111,29 @@ def test_a_schema_2_snapshot_reads_as_default_and_upgrades_on_write(
         assert isinstance(writer, SnapshotWriter)
         assert writer.set_document_sets("beta", ["hr"])
     assert _view(old).set_counts() == {"default": 1, "hr": 1}
+
+
+def test_the_assistant_hides_documents_outside_the_callers_sets(
+    sample_assistant: Assistant, tmp_path: Path
+) -> None:
+    assistant = _build(sample_assistant, tmp_path, ["alpha", "beta", "gamma"])
+    with assistant.store.writer(_view(assistant).manifest) as writer:
+        assert isinstance(writer, SnapshotWriter)
+        writer.set_document_sets("gamma", ["hr"])
+    query = "reactor megawatts near the river"
+    assert "gamma" in {p.doc_id for p in assistant.search(query, 5)}
+    public = SearchFilters(sets=["default"])
+    assert {p.doc_id for p in assistant.search(query, 5, public)} <= {"alpha", "beta"}
+    answer = assistant.ask(query, 5, public)
+    assert all(c.doc_id != "gamma" for c in answer.citations)
+    # doc_ids narrow the sets, never widen them
+    assert assistant.search(query, 5, SearchFilters(doc_ids=["gamma"], sets=["default"])) == []
+    assert {p.doc_id for p in assistant.search(query, 5, SearchFilters(doc_ids=["gamma"], sets=["hr"]))} == {
+        "gamma"
+    }
+    assert assistant.search(query, 5, SearchFilters(sets=[])) == []
+    assert [d.doc_id for d in assistant.list_documents(["default"])] == ["alpha", "beta"]
+    assert [d.sets for d in assistant.list_documents()] == [["default"], ["default"], ["hr"]]
+    assert assistant.get_document("gamma", ["hr"]).doc_id == "gamma"
+    with pytest.raises(DocumentNotFoundError):
+        assistant.get_document("gamma", ["default"])

@@ -13,6 +13,7 @@ import sqlite3
 from pathlib import Path
 
 from assistant.store.lexical import index_terms
+from assistant.store.protocol import DEFAULT_SET  # noqa: F401  (re-exported)
 
 CURRENT_FILE = "CURRENT"
 SNAPSHOTS_DIR = "snapshots"
@@ -79,8 +80,6 @@ SCHEMA = [
 ]
 #: the schema version that added document sets (a snapshot one below it is read as all `default`)
 SETS_SCHEMA = 3
-#: the set a document is in when it is indexed without naming one
-DEFAULT_SET = "default"
 
 
 class IndexFolder:
