@@ -349,6 +349,7 @@ class Assistant:
         prune: bool = False,
         rebuild: bool = False,
         progress: Progress | None = None,
+        sets: Sequence[str] | None = None,
     ) -> IndexReport:
         """Index files and folders incrementally; the new snapshot is live when this returns."""
         with self._write_lock:
@@ -363,6 +364,7 @@ class Assistant:
                 prune=prune,
                 rebuild=rebuild,
                 progress=progress,
+                sets=sets,
             )
             self.refresh()
             # export the query model now, while torch is loaded anyway (no-op once cached)

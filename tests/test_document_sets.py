@@ -4,12 +4,15 @@ search limited to a set's documents equals the top k of an index built from that
 from __future__ import annotations
 
 import contextlib
+import json
 import sqlite3
 from pathlib import Path
 
 import pytest
+from click.testing import CliRunner
 
 from assistant import fileio
+from assistant.cli import main
 from assistant.core import Assistant
 from assistant.errors import DocumentNotFoundError
 from assistant.models import SearchFilters
@@ -137,3 +140,22 @@ def test_the_assistant_hides_documents_outside_the_callers_sets(
     assert assistant.get_document("gamma", ["hr"]).doc_id == "gamma"
     with pytest.raises(DocumentNotFoundError):
         assistant.get_document("gamma", ["default"])
+
+
+def test_index_build_set_changes_sets_without_reembedding_and_index_sets_counts(tmp_path: Path) -> None:
+    folder = tmp_path / "docs"
+    folder.mkdir()
+    for name in ("alpha", "beta"):
+        (folder / f"{name}.txt").write_text(DOCS[name])
+    index = ["--index-dir", str(tmp_path / "index")]
+    runner = CliRunner()
+    first = runner.invoke(main, ["index", "build", str(folder), *index, "--json"])
+    assert first.exit_code == 0, first.output
+    again = runner.invoke(
+        main, ["index", "build", str(folder), *index, "--set", "hr", "--set", "eu", "--json"]
+    )
+    assert again.exit_code == 0, again.output
+    assert json.loads(again.output)["embedded_texts"] == 0  # sets changed, nothing re-embedded
+    listed = runner.invoke(main, ["index", "sets", *index])
+    assert listed.exit_code == 0, listed.output
+    assert listed.output.splitlines() == ["eu\t2", "hr\t2"]

@@ -65,8 +65,12 @@ def build_index(
     prune: bool = False,
     rebuild: bool = False,
     progress: Progress | None = None,
+    sets: Sequence[str] | None = None,
 ) -> IndexReport:
-    """Index `paths` incrementally into a new snapshot of `store` (atomic: all or nothing)."""
+    """Index `paths` incrementally into a new snapshot of `store` (atomic: all or nothing).
+
+    `sets` (when given) become the document sets of every document found under `paths`, new or
+    unchanged: a re-run with other sets changes who may see them without re-embedding."""
     started = time.perf_counter()
     files, skipped = find_files(paths)
     report = IndexReport(skipped=skipped)
@@ -75,6 +79,7 @@ def build_index(
         if live_mode is not None:  # kept until a batch is embedded
             manifest.extra = {**manifest.extra, "sentence_vectors": live_mode}
         known = writer.documents_by_source()
+        named = [str(f.resolve()) for f in files]  # what `sets` applies to (not re-chunked others)
         same_chunking = writer.chunking_matches()
         if not same_chunking:
             # Chunking settings changed: every document is re-chunked, not only those named now.
@@ -100,6 +105,12 @@ def build_index(
                     report.skipped.append(SkippedFile(path=str(job.path), reason=outcome))
                 else:
                     _write_document(writer, *outcome, reserved, report)
+        if sets is not None:
+            by_source = writer.documents_by_source()
+            for key in named:
+                found = by_source.get(key)
+                if found is not None:
+                    writer.set_document_sets(found[0], sets)
         if prune or not same_chunking:
             for doc_id, source_key in writer.all_documents():
                 if not Path(source_key).exists():

@@ -131,6 +131,10 @@ class StoreWriter(Protocol):
     def chunking_matches(self) -> bool: ...
     def remove_document(self, doc_id: str) -> bool: ...
 
+    def set_document_sets(self, doc_id: str, sets: Iterable[str]) -> bool:
+        """Replace a document's sets without re-embedding it; False if the document is unknown."""
+        ...
+
     def add_document(
         self,
         *,
