@@ -80,6 +80,8 @@ class Settings(BaseSettings):
     max_upload_bytes: int = Field(20_000_000, ge=1)
     api_key: SecretStr | None = None
     require_key_for_read: bool = False
+    # the document sets a request without a key sees (comma-separated); keys: `assistant keys`
+    public_sets: str = "default"
     rate_limit_per_minute: int = Field(0, ge=0, description="per client on /ask and uploads; 0 = off")
 
     # Slack
