@@ -4,10 +4,13 @@ document (ask, stream, search, listing, get, OpenAI chat), the admin key does, a
 from __future__ import annotations
 
 from collections.abc import Iterator
+from pathlib import Path
 
 import pytest
+from click.testing import CliRunner
 from fastapi.testclient import TestClient
 
+from assistant.cli import main
 from assistant.core import Assistant
 from assistant.server import create_app
 from assistant.state.keys import KeyStore
@@ -129,3 +132,22 @@ def test_the_admin_key_sees_the_marker_on_every_route(
 ) -> None:
     client, auth = setup
     assert MARKER in _call(client, method, path, body, auth["admin"])
+
+
+def test_keys_cli_prints_a_key_once_stores_only_its_hash_and_revokes(tmp_path: Path) -> None:
+    index = ["--index-dir", str(tmp_path / "index")]
+    runner = CliRunner()
+    created = runner.invoke(main, ["keys", "create", "finance", "--sets", "fin,default", *index])
+    assert created.exit_code == 0, created.output
+    key = created.stdout.strip()
+    store = KeyStore.for_index(tmp_path / "index")
+    found = store.lookup(key)
+    assert found is not None and found.sets == ("default", "fin") and not found.admin
+    assert key.encode() not in (tmp_path / "index" / "keys.sqlite").read_bytes()
+    listed = runner.invoke(main, ["keys", "list", *index])
+    assert "finance\tdefault,fin\tactive" in listed.output and key not in listed.output
+    assert runner.invoke(main, ["keys", "revoke", "finance", *index]).exit_code == 0
+    found = store.lookup(key)
+    assert found is not None and found.revoked_at is not None
+    again = runner.invoke(main, ["keys", "revoke", "finance", *index])
+    assert again.exit_code != 0 and "no active key" in again.output
