@@ -240,7 +240,7 @@ class Assistant:
         vectors = [self.embed_query(f) if mode != "keyword" else None for f in forms]
         timings["embed"] = _ms(started)
         started = time.perf_counter()
-        doc_ids = filters.doc_ids if filters is not None else None
+        doc_ids = allowed_doc_ids(snapshot, filters)
         chunks = retrieve(snapshot, list(zip(vectors, forms, strict=True)), k, doc_ids, mode)
         if resolution.rewritten and resolution.prior_docs:
             prior = prior_doc_ids(resolution.prior_docs, doc_ids)
@@ -381,6 +381,7 @@ class Assistant:
         prune: bool = False,
         rebuild: bool = False,
         progress: Progress | None = None,
+        sets: Sequence[str] | None = None,
     ) -> IndexReport:
         """Index files and folders incrementally; the new snapshot is live when this returns."""
         with self._write_lock, build_timer():
@@ -395,6 +396,7 @@ class Assistant:
                 prune=prune,
                 rebuild=rebuild,
                 progress=progress,
+                sets=sets,
             )
             self.refresh()
             # export the query model now, while torch is loaded anyway (no-op once cached)
@@ -435,16 +437,28 @@ class Assistant:
                 raise DocumentNotFoundError(f"no document with doc_id '{doc_id}' in the index")
             self.refresh()
 
-    def list_documents(self) -> list[DocumentInfo]:
+    def list_documents(self, sets: Sequence[str] | None = None) -> list[DocumentInfo]:
+        """Every document, or those in `sets` (a caller limited to them sees no others)."""
         snapshot = self.snapshot()
         if snapshot is None:
             return []
-        return [DocumentInfo(**d) for d in snapshot.documents()]
+        docs = snapshot.documents()
+        if sets is not None:
+            visible = set(snapshot.doc_ids_in_sets(sets))
+            docs = [d for d in docs if d["doc_id"] in visible]
+        return [DocumentInfo(**d) for d in docs]
 
-    def get_document(self, doc_id: str) -> DocumentRecord:
+    def get_document(self, doc_id: str, sets: Sequence[str] | None = None) -> DocumentRecord:
+        """One document; outside `sets` it does not exist for the caller (DocumentNotFoundError)."""
         snapshot = self.snapshot()
         found = snapshot.document(doc_id) if snapshot is not None else None
-        if found is None:
+        hidden = (
+            found is not None
+            and snapshot is not None
+            and sets is not None
+            and doc_id not in snapshot.doc_ids_in_sets(sets)
+        )
+        if found is None or hidden:
             raise DocumentNotFoundError(f"no document with doc_id '{doc_id}' in the index")
         return DocumentRecord(**found)
 
@@ -490,6 +504,20 @@ class Assistant:
                 self.gaps.record(answer.question, reason, doc_ids, answer.confidence)
             except (sqlite3.Error, OSError) as exc:  # a gap log that cannot be written never costs an answer
                 log.warning("content gap not recorded: %s", exc)
+
+
+def allowed_doc_ids(snapshot: ReadView, filters: SearchFilters | None) -> list[str] | None:
+    """The documents a search may see: the filter's doc_ids, narrowed (never widened) to the
+    documents in the caller's sets; None when neither limits it."""
+    if filters is None:
+        return None
+    if filters.sets is None:
+        return filters.doc_ids
+    allowed = snapshot.doc_ids_in_sets(filters.sets)
+    if filters.doc_ids is not None:
+        wanted = set(filters.doc_ids)
+        allowed = [d for d in allowed if d in wanted]
+    return allowed
 
 
 def _ms(started: float) -> float:

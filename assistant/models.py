@@ -139,6 +139,8 @@ class SearchFilters(BaseModel):
     """Restrict retrieval; an empty filter means the whole index."""
 
     doc_ids: list[str] | None = None
+    #: the document sets the caller may see (None: every document); intersected with doc_ids
+    sets: list[str] | None = None
 
 
 class DocumentInfo(BaseModel):
@@ -152,6 +154,8 @@ class DocumentInfo(BaseModel):
     content_hash: str
     indexed_at: str
     metadata: dict[str, Any] = Field(default_factory=dict)
+    #: the document sets it is in (who may see it)
+    sets: list[str] = Field(default_factory=list)
 
 
 class DocumentRecord(DocumentInfo):

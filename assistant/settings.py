@@ -118,6 +118,8 @@ class Settings(BaseSettings):
         "json",
         description="`assistant serve` logs: one JSON object per line with the request id, or plain text",
     )
+    # the document sets a request without a key sees (comma-separated); keys: `assistant keys`
+    public_sets: str = "default"
     rate_limit_per_minute: int = Field(0, ge=0, description="per client on /ask and uploads; 0 = off")
 
     # Slack

@@ -10,6 +10,7 @@ import click
 from assistant.cli.ask_cmd import ask_command
 from assistant.cli.eval_cmd import eval_group
 from assistant.cli.index_cmd import index_group
+from assistant.cli.keys_cmd import keys_group
 from assistant.cli.mcp_cmd import mcp_command
 from assistant.cli.serve_cmd import serve_command
 from assistant.cli.slack_cmd import slack
@@ -35,3 +36,4 @@ main.add_command(eval_group)
 main.add_command(serve_command)
 main.add_command(mcp_command)
 main.add_command(sources_group)
+main.add_command(keys_group)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import sys
 from pathlib import Path
 from typing import Any
@@ -10,6 +11,7 @@ import click
 
 from assistant.cli.common import command_settings, friendly_errors, index_dir_option, load_assistant
 from assistant.models import IndexReport
+from assistant.store.protocol import DEFAULT_SET
 
 #: below this many files a progress bar is more noise than help
 PROGRESS_MIN_FILES = 5
@@ -27,6 +29,13 @@ def index_group() -> None:
 @click.option("--rebuild", is_flag=True, help="Start from an empty index (e.g. after damage).")
 @click.option("--json", "as_json", is_flag=True, help="Print the report as JSON.")
 @click.option(
+    "--set",
+    "sets",
+    multiple=True,
+    metavar="NAME",
+    help="Put the documents under PATHS in this document set (repeatable; default: 'default').",
+)
+@click.option(
     "--ray",
     "ray_address",
     is_flag=False,
@@ -42,6 +51,7 @@ def build_command(
     prune: bool,
     rebuild: bool,
     as_json: bool,
+    sets: tuple[str, ...],
     ray_address: str | None,
 ) -> None:
     """Index files and folders (default: corpus/). Unchanged files are skipped.
@@ -56,7 +66,9 @@ def build_command(
     roots = list(paths) or [settings.corpus_dir]
     bar = _ProgressBar()
     try:
-        report = assistant.index_paths(roots, prune=prune, rebuild=rebuild, progress=bar.update)
+        report = assistant.index_paths(
+            roots, prune=prune, rebuild=rebuild, progress=bar.update, sets=list(sets) or [DEFAULT_SET]
+        )
     finally:
         bar.close()
     if as_json:
@@ -131,3 +143,18 @@ def remove_command(doc_id: str, index_dir: Path | None) -> None:
     """Delete one document (by doc_id) from dense and keyword search."""
     load_assistant(command_settings(index_dir=index_dir)).remove_document(doc_id)
     click.echo(f"Removed {doc_id}.")
+
+
+@index_group.command("sets")
+@index_dir_option
+@click.option("--json", "as_json", is_flag=True, help="Print the counts as JSON.")
+@friendly_errors
+def sets_command(index_dir: Path | None, as_json: bool) -> None:
+    """List the document sets with how many documents each holds."""
+    snapshot = load_assistant(command_settings(index_dir=index_dir)).snapshot()
+    counts = snapshot.set_counts() if snapshot is not None else {}
+    if as_json:
+        click.echo(json.dumps(counts, indent=2))
+        return
+    for name, count in counts.items():
+        click.echo(f"{name}\t{count}")

@@ -77,9 +77,15 @@ def build_index(
     prune: bool = False,
     rebuild: bool = False,
     progress: Progress | None = None,
+    sets: Sequence[str] | None = None,
 ) -> IndexReport:
-    """Index files and folders incrementally (a folder source); `prune` removes the vanished ones."""
-    return sync_source(store, embedder, settings, manifest, FolderSource.of(paths), prune, rebuild, progress)
+    """Index files and folders incrementally (a folder source); `prune` removes the vanished ones.
+
+    `sets` (when given) become the document sets of every document found under `paths`, new or
+    unchanged: a re-run with other sets changes who may see them without re-embedding."""
+    return sync_source(
+        store, embedder, settings, manifest, FolderSource.of(paths), prune, rebuild, progress, sets=sets
+    )
 
 
 def sync_source(
@@ -92,6 +98,7 @@ def sync_source(
     rebuild: bool = False,
     progress: Progress | None = None,
     widen: Widen | None = None,
+    sets: Sequence[str] | None = None,
 ) -> IndexReport:
     """Bring the index in line with `source` in one new snapshot (atomic: all or nothing).
 
@@ -107,6 +114,7 @@ def sync_source(
         if live_mode is not None:  # kept until a batch is embedded
             manifest.extra = {**manifest.extra, "sentence_vectors": live_mode}
         known = writer.documents_by_source()
+        named = [item.id for item in listing.items]  # what `sets` applies to (not re-chunked others)
         same_chunking = writer.chunking_matches()
         if not same_chunking and widen is not None:
             # Chunking settings changed: every document is re-chunked, not only those listed now.
@@ -133,6 +141,12 @@ def sync_source(
                     report.skipped.append(SkippedFile(path=job.item.location, reason=outcome))
                 else:
                     _write_document(writer, *outcome, reserved, report)
+        if sets is not None:
+            by_source = writer.documents_by_source()
+            for key in named:
+                found = by_source.get(key)
+                if found is not None:
+                    writer.set_document_sets(found[0], sets)
         if remove_vanished or not same_chunking:
             listed = {item.id for item in listing.items}
             for doc_id, source_key in writer.all_documents():

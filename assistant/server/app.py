@@ -25,6 +25,7 @@ from assistant.server.observability import ObservabilityMiddleware
 from assistant.server.routes import ROUTERS, documents
 from assistant.server.routes.web import WEB_DIR
 from assistant.settings import Settings
+from assistant.state.keys import KeyStore
 
 log = logging.getLogger(__name__)
 
@@ -72,6 +73,7 @@ def create_app(
     app.state.settings = settings
     app.state.assistant = assistant
     app.state.rate_limiter = RateLimiter(settings.rate_limit_per_minute)
+    app.state.keys = KeyStore.for_index(index_dir)
     app.state.jobs = JobManager(
         index_dir / UPLOADS_DIRNAME,
         lambda paths: assistant.index_paths(paths, prune=False),

@@ -1,9 +1,10 @@
 """API-key checks and a per-client rate limit, used as route dependencies.
 
-One key (`ASSISTANT_API_KEY`) grants everything: uploads, deletes and the feedback list
+The admin key (`ASSISTANT_API_KEY`) grants everything: uploads, deletes and the feedback list
 always need it once it is set; asking, searching and reading documents need it only
-with `ASSISTANT_REQUIRE_KEY_FOR_READ`. With a single key there is no "valid but not
-allowed" case, so the service answers 401 and never 403. Keys are never logged.
+with `ASSISTANT_REQUIRE_KEY_FOR_READ`. Scoped keys (`assistant keys create`) read only the
+documents of their sets; a request without a key reads those of `ASSISTANT_PUBLIC_SETS`. A
+scoped key on a write route is 403; a revoked key is 401. Keys are never logged.
 """
 
 from __future__ import annotations
@@ -20,6 +21,7 @@ from fastapi import HTTPException, Request
 from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 
 from assistant.settings import Settings
+from assistant.state.keys import ApiKey, KeyStore
 
 log = logging.getLogger(__name__)
 
@@ -67,6 +69,58 @@ def check_api_key(
             detail="The API key is not valid",
             headers={"WWW-Authenticate": 'Bearer error="invalid_token"'},
         )
+
+
+@dataclass(frozen=True, slots=True)
+class Caller:
+    """Who sent a request: a key's name (never the key) and the sets it may read (None: all)."""
+
+    name: str
+    sets: list[str] | None
+
+
+ADMIN = Caller("admin", None)
+
+
+def public_caller(settings: Settings) -> Caller:
+    sets = sorted({s.strip() for s in settings.public_sets.split(",") if s.strip()})
+    return Caller("public", sets)
+
+
+def authorize(
+    settings: Settings, keys: KeyStore, credentials: HTTPAuthorizationCredentials | None, access: Access
+) -> Caller:
+    """The caller of a request under the key rules (401/403 when it may not proceed).
+
+    The scoped key is looked up on every request, so a revoked key is refused at once."""
+    expected = settings.api_key
+    if credentials is not None:
+        given = credentials.credentials.encode("utf-8")
+        if expected is not None and hmac.compare_digest(given, expected.get_secret_value().encode("utf-8")):
+            return ADMIN
+        found = keys.lookup(credentials.credentials)
+        if found is not None:
+            return _scoped(found, access)
+    if key_required(settings, access):
+        check_api_key(settings, credentials, access)  # raises the 401 that says what is missing
+    return ADMIN if access == "write" else public_caller(settings)
+
+
+def _scoped(key: ApiKey, access: Access) -> Caller:
+    if key.revoked_at is not None:
+        log.warning("rejected a request with the revoked key %r", key.name)
+        raise HTTPException(
+            status_code=401,
+            detail="The API key was revoked",
+            headers={"WWW-Authenticate": 'Bearer error="invalid_token"'},
+        )
+    if key.admin:
+        return Caller(key.name, None)
+    if access == "write":
+        raise HTTPException(
+            status_code=403, detail="This key may only read; uploads and deletes need an admin key"
+        )
+    return Caller(key.name, list(key.sets))
 
 
 @dataclass(slots=True)

@@ -8,16 +8,19 @@ from fastapi import Depends, Request, Security
 from fastapi.security import HTTPAuthorizationCredentials
 
 from assistant.core import Assistant
+from assistant.models import SearchFilters
 from assistant.server.auth import (
+    Caller,
     RateLimiter,
+    authorize,
     bearer_scheme,
-    check_api_key,
     enforce_rate_limit,
     read_bearer_scheme,
 )
 from assistant.server.jobs import JobManager
 from assistant.settings import Settings
 from assistant.state.feedback import FeedbackStore
+from assistant.state.keys import KeyStore
 
 
 async def get_settings(request: Request) -> Settings:
@@ -47,14 +50,35 @@ Credentials = Annotated[HTTPAuthorizationCredentials | None, Security(bearer_sch
 ReadCredentials = Annotated[HTTPAuthorizationCredentials | None, Security(read_bearer_scheme)]
 
 
-async def require_key(settings: SettingsDep, credentials: Credentials) -> None:
-    """Writes and the feedback list: the API key whenever one is configured."""
-    check_api_key(settings, credentials, "write")
+async def get_keys(request: Request) -> KeyStore:
+    keys: KeyStore = request.app.state.keys
+    return keys
 
 
-async def require_read_key(settings: SettingsDep, credentials: ReadCredentials) -> None:
-    """Asking, searching, reading documents: the key only with ASSISTANT_REQUIRE_KEY_FOR_READ."""
-    check_api_key(settings, credentials, "read")
+KeysDep = Annotated[KeyStore, Depends(get_keys)]
+
+
+def require_key(settings: SettingsDep, keys: KeysDep, credentials: Credentials) -> Caller:
+    """Writes and the feedback list: the API key (or an admin key) whenever one is configured."""
+    return authorize(settings, keys, credentials, "write")
+
+
+def require_read_key(settings: SettingsDep, keys: KeysDep, credentials: ReadCredentials) -> Caller:
+    """Asking, searching, reading documents: the key only with ASSISTANT_REQUIRE_KEY_FOR_READ;
+    the caller's sets limit what it reads."""
+    return authorize(settings, keys, credentials, "read")
+
+
+CallerDep = Annotated[Caller, Depends(require_read_key)]
+
+
+def scoped(filters: SearchFilters | None, caller: Caller) -> SearchFilters | None:
+    """The request's filters narrowed to the caller's sets (a set it names outside them is dropped)."""
+    if caller.sets is None:
+        return filters
+    wanted = filters.sets if filters is not None and filters.sets is not None else caller.sets
+    sets = [name for name in wanted if name in caller.sets]
+    return (filters or SearchFilters()).model_copy(update={"sets": sets})
 
 
 async def rate_limit(request: Request) -> None:

@@ -15,7 +15,7 @@ from starlette.concurrency import run_in_threadpool
 from assistant.compose.seam import AnswerReady, StreamEvent
 from assistant.errors import AssistantError, user_message
 from assistant.models import Answer, SearchFilters, Turn
-from assistant.server.deps import AssistantDep, RateLimited, ReadAccess, SettingsDep
+from assistant.server.deps import AssistantDep, CallerDep, RateLimited, ReadAccess, SettingsDep, scoped
 from assistant.server.errors import error_responses
 from assistant.settings import Settings
 
@@ -87,10 +87,11 @@ def _check(body: AskRequest, settings: Settings) -> None:
 
 
 @router.post("/ask", response_model=Answer, responses=_ERRORS)
-def ask(body: AskRequest, assistant: AssistantDep, settings: SettingsDep) -> Answer:
-    """Answer a question with citations into the indexed documents."""
+def ask(body: AskRequest, assistant: AssistantDep, settings: SettingsDep, caller: CallerDep) -> Answer:
+    """Answer a question with citations into the indexed documents (those of the caller's sets)."""
     _check(body, settings)
-    return assistant.ask(body.question, top_k=body.top_k, filters=body.filters, history=body.history)
+    filters = scoped(body.filters, caller)
+    return assistant.ask(body.question, top_k=body.top_k, filters=filters, history=body.history)
 
 
 _STREAM_DOC = {
@@ -118,14 +119,16 @@ _STREAM_DOC = {
     response_class=StreamingResponse,
     responses={200: _STREAM_DOC, **_ERRORS},
 )
-async def ask_stream(body: AskRequest, assistant: AssistantDep, settings: SettingsDep) -> StreamingResponse:
+async def ask_stream(
+    body: AskRequest, assistant: AssistantDep, settings: SettingsDep, caller: CallerDep
+) -> StreamingResponse:
     """Answer a question as a stream of server-sent events (for the web UI)."""
     _check(body, settings)
     events = await run_in_threadpool(
         assistant.stream,
         body.question,
         top_k=body.top_k,
-        filters=body.filters,
+        filters=scoped(body.filters, caller),
         history=body.history,
     )
     # The first event is produced before the response starts, so a bad question or an

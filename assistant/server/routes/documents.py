@@ -13,6 +13,7 @@ from assistant.ingest.loaders import SUPPORTED_EXTENSIONS, check_supported
 from assistant.models import DocumentInfo, DocumentRecord
 from assistant.server.deps import (
     AssistantDep,
+    CallerDep,
     JobsDep,
     RateLimited,
     ReadAccess,
@@ -50,10 +51,10 @@ class Deleted(BaseModel):
     responses=error_responses(401, 503),
     dependencies=[ReadAccess],
 )
-def list_documents(assistant: AssistantDep) -> DocumentList:
-    """List every indexed document (without its text)."""
+def list_documents(assistant: AssistantDep, caller: CallerDep) -> DocumentList:
+    """List every indexed document the caller may see (without its text)."""
     assistant.refresh()
-    return DocumentList(documents=assistant.list_documents())
+    return DocumentList(documents=assistant.list_documents(caller.sets))
 
 
 @router.get(
@@ -62,10 +63,11 @@ def list_documents(assistant: AssistantDep) -> DocumentList:
     responses=error_responses(401, 404, 503),
     dependencies=[ReadAccess],
 )
-def get_document(doc_id: str, assistant: AssistantDep) -> DocumentRecord:
-    """One document with its stored text; citation offsets index into `text`."""
+def get_document(doc_id: str, assistant: AssistantDep, caller: CallerDep) -> DocumentRecord:
+    """One document with its stored text; citation offsets index into `text`. A document outside
+    the caller's sets does not exist for it (404)."""
     assistant.refresh()
-    return assistant.get_document(doc_id)
+    return assistant.get_document(doc_id, caller.sets)
 
 
 @router.post(

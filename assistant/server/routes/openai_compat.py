@@ -30,7 +30,7 @@ from assistant.compose.seam import AnswerDelta
 from assistant.core import Assistant
 from assistant.errors import AssistantError, user_message
 from assistant.models import Answer, Citation, Turn, source_url
-from assistant.server.deps import AssistantDep, RateLimited, ReadAccess, SettingsDep
+from assistant.server.deps import AssistantDep, CallerDep, RateLimited, ReadAccess, SettingsDep, scoped
 from assistant.server.errors import RETRY_AFTER_SECONDS, _clean_error, _describe, status_for
 from assistant.server.openai_models import (
     MODEL_PREFIX,
@@ -338,6 +338,7 @@ async def chat_completions(
     request: Request,
     assistant: AssistantDep,
     settings: SettingsDep,
+    caller: CallerDep,
 ) -> Response:
     """Answer the last user message with citations, whole or as `chat.completion.chunk` events."""
     choice = parse_model(body.model, settings)
@@ -348,7 +349,7 @@ async def chat_completions(
     base = viewer_base(request, settings)
     arguments: dict[str, Any] = {
         "top_k": body.top_k,
-        "filters": body.filters,
+        "filters": scoped(body.filters, caller),
         "history": history,
         "composer": choice.composer,
     }

@@ -8,7 +8,7 @@ from fastapi import APIRouter
 from pydantic import BaseModel, Field
 
 from assistant.models import Passage, SearchFilters
-from assistant.server.deps import AssistantDep, ReadAccess, SettingsDep
+from assistant.server.deps import AssistantDep, CallerDep, ReadAccess, SettingsDep, scoped
 from assistant.server.errors import error_responses
 from assistant.server.routes.ask import TopK, Words, check_question_length
 
@@ -27,8 +27,11 @@ class SearchResponse(BaseModel):
 
 
 @router.post("/search", response_model=SearchResponse, responses=error_responses(401, 413, 422, 503))
-def search(body: SearchRequest, assistant: AssistantDep, settings: SettingsDep) -> SearchResponse:
-    """Return the passages retrieval ranks highest for the query."""
+def search(
+    body: SearchRequest, assistant: AssistantDep, settings: SettingsDep, caller: CallerDep
+) -> SearchResponse:
+    """Return the passages retrieval ranks highest for the query (in the caller's sets)."""
     check_question_length(body.query, settings, field="query")
-    passages = assistant.search(body.query, top_k=body.top_k, filters=body.filters, mode=body.mode)
+    filters = scoped(body.filters, caller)
+    passages = assistant.search(body.query, top_k=body.top_k, filters=filters, mode=body.mode)
     return SearchResponse(passages=passages)

@@ -16,7 +16,7 @@ from assistant.store.fusion import RRF_K
 from assistant.store.lexical import content_terms
 from assistant.store.manifest import Manifest
 from assistant.store.milvus.schema import TEXT_PART, quoted, visible
-from assistant.store.protocol import ChunkRow, SearchMode, SearchRequest, SentenceRow, chunk_key
+from assistant.store.protocol import DEFAULT_SET, ChunkRow, SearchMode, SearchRequest, SentenceRow, chunk_key
 
 # Milvus Lite cannot pin an iterator to a server timestamp, and pymilvus warns on every page;
 # the client-side timestamp it falls back to is what Strong consistency reads anyway.
@@ -184,7 +184,20 @@ class MilvusView:
         rows = query_all(
             self.client, f"{self.prefix}documents", self._expr, ["doc_id", "content_hash", "info"]
         )
-        return sorted((_doc_dict(r) for r in rows), key=lambda d: d["doc_id"])
+        return sorted(({**_doc_dict(r), "sets": [DEFAULT_SET]} for r in rows), key=lambda d: d["doc_id"])
+
+    # Document sets are not stored in Milvus yet: every document is in `default`, so a caller
+    # limited to other sets sees nothing here (never more than it may).
+
+    def document_sets(self) -> dict[str, list[str]]:
+        return {d["doc_id"]: [DEFAULT_SET] for d in self.documents()}
+
+    def doc_ids_in_sets(self, sets: Iterable[str]) -> list[str]:
+        return [d["doc_id"] for d in self.documents()] if DEFAULT_SET in set(sets) else []
+
+    def set_counts(self) -> dict[str, int]:
+        count = len(self.documents())
+        return {DEFAULT_SET: count} if count else {}
 
     def document(self, doc_id: str) -> dict[str, Any] | None:
         rows = self._query("documents", f"doc_id == {json.dumps(doc_id)}", ["doc_id", "content_hash", "info"])

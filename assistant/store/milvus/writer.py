@@ -17,13 +17,13 @@ from typing import Any
 
 import numpy as np
 
-from assistant.errors import ModelMismatchError
+from assistant.errors import ConfigError, ModelMismatchError
 from assistant.store.lexical import content_terms
 from assistant.store.manifest import FORMAT_VERSION, Manifest
 from assistant.store.milvus.meta import MilvusMeta
 from assistant.store.milvus.reader import QUERY_LIMIT, STRONG, query_all, version_name
 from assistant.store.milvus.schema import PLACEHOLDER, ROW_KINDS, TEXT_PART, quoted, visible
-from assistant.store.protocol import NewChunk
+from assistant.store.protocol import DEFAULT_SET, NewChunk
 
 log = logging.getLogger(__name__)
 
@@ -113,6 +113,16 @@ class MilvusWriter:
 
     def doc_id_taken(self, doc_id: str) -> bool:
         return doc_id in self.docs
+
+    def set_document_sets(self, doc_id: str, sets: Iterable[str]) -> bool:
+        """Milvus keeps no document sets yet: every document is in `default`, and only that."""
+        names = {name.strip() for name in sets if name.strip()} or {DEFAULT_SET}
+        if names != {DEFAULT_SET}:
+            raise ConfigError(
+                "the Milvus store does not keep document sets yet (every document is in "
+                f"'{DEFAULT_SET}'); use ASSISTANT_STORE=snapshot for --set"
+            )
+        return self.doc_id_taken(doc_id)
 
     def chunking_matches(self) -> bool:
         return self.manifest.chunked_like(self.live_manifest)

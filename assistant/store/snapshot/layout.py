@@ -13,6 +13,7 @@ import sqlite3
 from pathlib import Path
 
 from assistant.store.lexical import index_terms
+from assistant.store.protocol import DEFAULT_SET  # noqa: F401  (re-exported)
 
 CURRENT_FILE = "CURRENT"
 SNAPSHOTS_DIR = "snapshots"
@@ -66,7 +67,19 @@ SCHEMA = [
     CREATE VIRTUAL TABLE chunks_fts USING fts5(text, content='', tokenize='unicode61');
     INSERT INTO chunks_fts(rowid, text) SELECT id, index_terms(text) FROM chunks;
     """,
+    # migration 3: document sets (who may see a document); every existing document is in `default`
+    """
+    CREATE TABLE document_sets (
+        doc_id TEXT NOT NULL REFERENCES documents(doc_id),
+        name TEXT NOT NULL,
+        PRIMARY KEY (doc_id, name)
+    ) WITHOUT ROWID;
+    CREATE INDEX document_sets_name ON document_sets(name, doc_id);
+    INSERT INTO document_sets(doc_id, name) SELECT doc_id, 'default' FROM documents;
+    """,
 ]
+#: the schema version that added document sets (a snapshot one below it is read as all `default`)
+SETS_SCHEMA = 3
 
 
 class IndexFolder:

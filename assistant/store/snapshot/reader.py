@@ -19,7 +19,7 @@ from assistant.models import DocumentMeta
 from assistant.store.fusion import fused_search
 from assistant.store.manifest import REBUILD_HINT, Manifest, version_error
 from assistant.store.protocol import ChunkRow, SearchMode, SearchRequest, SentenceRow, chunk_key
-from assistant.store.snapshot.layout import SCHEMA, SNAPSHOTS_DIR
+from assistant.store.snapshot.layout import DEFAULT_SET, SCHEMA, SETS_SCHEMA, SNAPSHOTS_DIR
 from assistant.store.snapshot.vector_index import VectorIndex
 
 #: read connections per open snapshot: queries beyond this many at once wait for one
@@ -87,8 +87,10 @@ class Snapshot:
                 (version,) = connection.execute("PRAGMA user_version").fetchone()
         except sqlite3.DatabaseError as exc:
             raise IndexCorruptError(f"database in {self.path} is damaged ({exc}); {hint}") from exc
-        if version != len(SCHEMA):
+        if version not in (SETS_SCHEMA - 1, len(SCHEMA)):
             raise version_error(self.index_dir, "store schema", version, len(SCHEMA))
+        # a schema-2 snapshot predates document sets: every document in it is in `default`
+        self._has_sets = version >= SETS_SCHEMA
 
     def _verify_checksums(self, hint: str) -> None:
         """Catch damage anywhere in the data files at load, not deep inside a later query."""
@@ -242,7 +244,40 @@ class Snapshot:
 
     def documents(self) -> list[dict[str, Any]]:
         rows = self._query(f"SELECT {self._DOC_COLUMNS} FROM documents ORDER BY doc_id")
-        return [self._doc_dict(row) for row in rows]
+        sets = self.document_sets()
+        return [{**self._doc_dict(row), "sets": sets.get(row[0], [])} for row in rows]
+
+    def document_sets(self) -> dict[str, list[str]]:
+        """doc_id -> the names of its sets, sorted."""
+        found: dict[str, list[str]] = {}
+        for doc_id, name in self._query(
+            self._sets_sql("SELECT doc_id, name FROM sets ORDER BY doc_id, name")
+        ):
+            found.setdefault(doc_id, []).append(name)
+        return found
+
+    def doc_ids_in_sets(self, sets: Iterable[str]) -> list[str]:
+        """The documents in any of `sets` (none for no sets): what a caller limited to them may see."""
+        names = sorted(set(sets))
+        if not names:
+            return []
+        marks = ",".join("?" * len(names))
+        sql = self._sets_sql(f"SELECT DISTINCT doc_id FROM sets WHERE name IN ({marks}) ORDER BY doc_id")
+        return [doc_id for (doc_id,) in self._query(sql, names)]
+
+    def set_counts(self) -> dict[str, int]:
+        """Set name -> how many documents are in it."""
+        rows = self._query(self._sets_sql("SELECT name, count(*) FROM sets GROUP BY name ORDER BY name"))
+        return {name: int(count) for name, count in rows}
+
+    def _sets_sql(self, sql: str) -> str:
+        """`sql` over a `sets(doc_id, name)` view: the table, or `default` for a schema-2 snapshot."""
+        source = (
+            "SELECT doc_id, name FROM document_sets"
+            if self._has_sets
+            else f"SELECT doc_id, '{DEFAULT_SET}' AS name FROM documents"
+        )
+        return f"WITH sets AS ({source}) {sql}"
 
     def document(self, doc_id: str) -> dict[str, Any] | None:
         rows = self._query(

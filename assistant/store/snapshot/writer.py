@@ -30,6 +30,7 @@ from assistant.store.manifest import FORMAT_VERSION, Manifest
 from assistant.store.protocol import NewChunk
 from assistant.store.snapshot.layout import (
     CURRENT_FILE,
+    DEFAULT_SET,
     SCHEMA,
     SNAPSHOTS_DIR,
     IndexFolder,
@@ -104,6 +105,11 @@ class SnapshotWriter:
             finally:
                 live.close()
             self.db = connect_for_writing(db_path)
+            # a snapshot from an older schema gets the migrations it lacks (sets: all `default`)
+            (version,) = self.db.execute("PRAGMA user_version").fetchone()
+            for migration in SCHEMA[version:]:
+                self.db.executescript(migration)
+            self.db.execute(f"PRAGMA user_version = {len(SCHEMA)}")
         else:
             self.db = connect_for_writing(db_path)
             for migration in SCHEMA:
@@ -166,7 +172,28 @@ class SnapshotWriter:
         self._update_term_df([doc[0][s:e] for s, e in spans], -1)
         self.db.execute("DELETE FROM chunks WHERE doc_id = ?", (doc_id,))
         self.db.execute("DELETE FROM sentences WHERE doc_id = ?", (doc_id,))
+        self.db.execute("DELETE FROM document_sets WHERE doc_id = ?", (doc_id,))
         self.db.execute("DELETE FROM documents WHERE doc_id = ?", (doc_id,))
+        return True
+
+    def set_document_sets(self, doc_id: str, sets: Iterable[str]) -> bool:
+        """Replace a document's sets without touching its chunks or vectors; False if unknown."""
+        names = sorted({name.strip() for name in sets if name.strip()}) or [DEFAULT_SET]
+        if not self.doc_id_taken(doc_id):
+            return False
+        current = [
+            n
+            for (n,) in self.db.execute(
+                "SELECT name FROM document_sets WHERE doc_id = ? ORDER BY name", (doc_id,)
+            )
+        ]
+        if current == names:
+            return True
+        self.changed = True
+        self.db.execute("DELETE FROM document_sets WHERE doc_id = ?", (doc_id,))
+        self.db.executemany(
+            "INSERT INTO document_sets(doc_id, name) VALUES (?, ?)", [(doc_id, n) for n in names]
+        )
         return True
 
     def add_document(
@@ -202,6 +229,8 @@ class SnapshotWriter:
                 time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
             ),
         )
+        # in the default set until set_document_sets names others
+        self.db.execute("INSERT INTO document_sets(doc_id, name) VALUES (?, ?)", (doc_id, DEFAULT_SET))
         half = sentence_vectors.astype(np.float16)
         self.db.executemany(
             "INSERT INTO sentences (doc_id, ord, start, end, embedding) VALUES (?,?,?,?,?)",
