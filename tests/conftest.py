@@ -11,9 +11,6 @@ import pytest
 
 os.environ.setdefault("HF_HUB_OFFLINE", "1")
 os.environ.setdefault("TRANSFORMERS_OFFLINE", "1")
-# The shared sample index is read-only: no test records content gaps into it (or into the copies
-# made of it) unless it turns them on itself (tests/test_gaps.py).
-os.environ.setdefault("ASSISTANT_GAPS_ENABLED", "false")
 
 REPO_ROOT = Path(__file__).resolve().parent.parent
 CORPUS_DIR = REPO_ROOT / "corpus"
@@ -60,6 +57,9 @@ def _isolated_env(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
     for key in list(os.environ):
         if key.startswith("ASSISTANT_"):
             monkeypatch.delenv(key)
+    # The shared sample index is read-only: no test records content gaps into it (or into the
+    # copies made of it) unless it turns them on itself (tests/test_gaps.py).
+    monkeypatch.setenv("ASSISTANT_GAPS_ENABLED", "false")
     monkeypatch.chdir(tmp_path)
 
 
