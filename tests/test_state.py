@@ -30,7 +30,7 @@ from assistant.server.jobs import INTERRUPTED, JOBS_FILENAME, JobManager
 from assistant.slack.dedupe import DEDUPE_FILENAME, Deduplicator
 from assistant.state.migrations import StateDB
 from assistant.store import FORMAT_VERSION
-from assistant.store.snapshot.layout import CURRENT_FILE, SNAPSHOTS_DIR
+from assistant.store.snapshot.layout import CURRENT_FILE, SETS_SCHEMA, SNAPSHOTS_DIR
 from assistant.store.snapshot.writer import PAUSE_ENV
 from tests.helpers import (
     SURVEY_DOC,
@@ -301,6 +301,10 @@ def _set_format_version(index_dir: Path, version: int) -> None:
     manifest_path.write_text(json.dumps(manifest))
 
 
+#: the newest store schema this version no longer reads (the one before document sets still is)
+OLDEST_UNREADABLE = SETS_SCHEMA - 2
+
+
 def _schema_version(index_dir: Path) -> int:
     with sqlite3.connect(_live_snapshot(index_dir) / "store.sqlite") as conn:
         return int(conn.execute("PRAGMA user_version").fetchone()[0])
@@ -309,7 +313,7 @@ def _schema_version(index_dir: Path) -> int:
 @pytest.mark.parametrize(
     ("alter", "older"),
     [
-        (lambda d: _set_store_schema(d, _schema_version(d) - 1), True),
+        (lambda d: _set_store_schema(d, OLDEST_UNREADABLE), True),
         (lambda d: _set_store_schema(d, _schema_version(d) + 1), False),
         (lambda d: _set_format_version(d, FORMAT_VERSION - 1), True),
         (lambda d: _set_format_version(d, FORMAT_VERSION + 1), False),
@@ -335,7 +339,7 @@ def test_an_index_from_another_version_says_what_to_do(
 def test_the_cli_refuses_an_older_index_in_one_line_and_rebuild_fixes_it(
     mutable_index_dir: Path, sample_assistant: Assistant, tmp_path: Path
 ) -> None:
-    _set_store_schema(mutable_index_dir, _schema_version(mutable_index_dir) - 1)
+    _set_store_schema(mutable_index_dir, OLDEST_UNREADABLE)
     docs = tmp_path / "docs"
     docs.mkdir()
     (docs / SURVEY_NAME).write_text(SURVEY_TEXT, encoding="utf-8")
