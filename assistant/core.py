@@ -25,7 +25,7 @@ from assistant.compose.seam import (
 )
 from assistant.compose.verifier import load_verifier
 from assistant.conversation import prior_doc_ids, resolve, with_prior
-from assistant.embedding import Embedder, SentenceTransformerEmbedder, make_query_embedder
+from assistant.embedding import DocumentEmbedder, Embedder, make_query_embedder
 from assistant.errors import (
     ConfigError,
     DocumentNotFoundError,
@@ -88,9 +88,7 @@ class Assistant:
             settings = settings.model_copy(update={"index_dir": self.index_dir})
         self.settings = settings
         self.store = open_store(self.index_dir, settings)
-        self.embedder: Embedder = embedder or SentenceTransformerEmbedder(
-            settings.embedding_model, batch_size=settings.embedding_batch_size
-        )
+        self.embedder: Embedder = embedder or DocumentEmbedder(settings)
         self._query_embedder: Embedder | None = None
         self.extractive = ExtractiveComposer(
             settings.max_answer_sentences, verifier=load_verifier() if settings.verifier == "on" else None
@@ -199,7 +197,7 @@ class Assistant:
         if self._query_embedder is None:
             with self._swap_lock:
                 if self._query_embedder is None:
-                    if isinstance(self.embedder, SentenceTransformerEmbedder):
+                    if isinstance(self.embedder, DocumentEmbedder):
                         self._query_embedder = make_query_embedder(self.settings, self.embedder)
                     else:  # an embedder of the caller's own: questions must go through it too
                         self._query_embedder = self.embedder

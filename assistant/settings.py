@@ -27,7 +27,10 @@ class Settings(BaseSettings):
     embedding_model: str = BUNDLED_MODEL
     embedding_batch_size: int = Field(16, ge=1, le=4096)
     query_embedder: Literal["auto", "onnx", "torch"] = "auto"
-    onnx_cache_dir: Path | None = Field(None, description="where ONNX query models are exported")
+    document_embedder: Literal["auto", "onnx", "torch"] = Field(
+        "auto", description="what embeds documents: the fp32 ONNX export (auto: when exportable) or torch"
+    )
+    onnx_cache_dir: Path | None = Field(None, description="where ONNX exports of the model are kept")
     onnx_threads: int = Field(1, ge=1, le=64, description="onnxruntime threads per query")
     chunk_size: int = Field(600, ge=100, le=20_000, description="target chunk length, characters")
     chunk_overlap_sentences: int = Field(1, ge=0, le=5)

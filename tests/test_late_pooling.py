@@ -8,7 +8,7 @@ from pathlib import Path
 import numpy as np
 
 from assistant.core import Assistant
-from assistant.embedding import SentenceTransformerEmbedder
+from assistant.embedding import DocumentEmbedder
 from assistant.indexing.pipeline import LATE_POOLED
 
 SENTENCES = [
@@ -18,9 +18,9 @@ SENTENCES = [
 ]
 
 
-def _embedder(sample_assistant: Assistant) -> SentenceTransformerEmbedder:
+def _embedder(sample_assistant: Assistant) -> DocumentEmbedder:
     embedder = sample_assistant.embedder
-    assert isinstance(embedder, SentenceTransformerEmbedder)
+    assert isinstance(embedder, DocumentEmbedder)
     return embedder
 
 

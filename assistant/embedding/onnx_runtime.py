@@ -24,6 +24,8 @@ MODEL_FILE = "model.onnx"
 #: instead of 0.3 s of a cold start); valid for the onnxruntime version named in meta.json
 OPTIMIZED_FILE = "model.opt.onnx"
 META_FILE = "meta.json"
+#: the fp32 graph's second output: every token's embedding, for late pooling (onnx_documents.py)
+TOKEN_OUTPUT = "token_embeddings"
 
 
 class OnnxQueryEmbedder:
@@ -56,9 +58,10 @@ class OnnxQueryEmbedder:
 
     def warm(self) -> None:
         """Load the session now (a server calls this at start so no request pays for it)."""
-        self._load()
+        self.load()
 
-    def _load(self) -> tuple[Any, Tokens]:
+    def load(self) -> tuple[Any, Tokens]:
+        """The onnxruntime session and the tokenizer, loaded on the first call."""
         with self._lock:
             if self._session is None:
                 import onnxruntime as ort
@@ -96,13 +99,13 @@ class OnnxQueryEmbedder:
         """
         if not texts:
             return np.zeros((0, self.dimension), dtype=np.float32)
-        session, tokens = self._load()
+        session, tokens = self.load()
         batch = 1 if self.meta.get("quantization") == "int8" else self.max_batch
         order = sorted(range(len(texts)), key=lambda i: len(texts[i]))
         out = np.empty((len(texts), self.dimension), dtype=np.float32)
         for first in range(0, len(order), batch):
             rows = order[first : first + batch]
             ids, mask = tokens.batch([texts[i] for i in rows])
-            (vectors,) = session.run(None, {"input_ids": ids, "attention_mask": mask})
+            (vectors,) = session.run(["embedding"], {"input_ids": ids, "attention_mask": mask})
             out[rows] = vectors
         return out

@@ -16,7 +16,7 @@ from typing import Any
 
 import numpy as np
 
-from assistant.embedding import Embedder, SentenceTransformerEmbedder
+from assistant.embedding import DocumentEmbedder, Embedder
 from assistant.errors import ConfigError, IndexWriteError
 from assistant.indexing.pipeline import EmbeddedBatch, Job, Outcome, embed_batch, prepare_or_reason
 from assistant.settings import Settings
@@ -70,9 +70,7 @@ class EmbedActor:
     """Holds one embedder for its lifetime and embeds batches of prepared files."""
 
     def __init__(self, settings: Settings) -> None:
-        self.embedder: Embedder = SentenceTransformerEmbedder(
-            settings.embedding_model, batch_size=settings.embedding_batch_size
-        )
+        self.embedder: Embedder = DocumentEmbedder(settings)
         self.pid = os.getpid()
         log.info("embedding actor %d ready", self.pid)
 
