@@ -14,7 +14,7 @@ from assistant.cli import main
 from assistant.core import Assistant
 from assistant.server import create_app
 from assistant.state.keys import KeyStore
-from tests.helpers import assistant_on
+from tests.helpers import assistant_on, upload, wait_for_job
 
 ADMIN_KEY = "admin-k3y-for-access-tests"
 #: planted only in the document of the `hr` set (also in its file name, so in its doc_id)
@@ -151,3 +151,29 @@ def test_keys_cli_prints_a_key_once_stores_only_its_hash_and_revokes(tmp_path: P
     assert found is not None and found.revoked_at is not None
     again = runner.invoke(main, ["keys", "revoke", "finance", *index])
     assert again.exit_code != 0 and "no active key" in again.output
+
+
+def test_an_upload_goes_into_the_sets_it_names(setup: tuple[TestClient, dict[str, str]]) -> None:
+    client, auth = setup
+    admin = {"Authorization": auth["admin"]}
+    text = b"Payroll\n\nThe payroll closes on the twentieth of each month.\n"
+    response = upload(client, ("uploaded-payroll.txt", text), data={"sets": "hr"}, headers=admin)
+    assert response.status_code == 202, response.text
+    job = wait_for_job(client, response.json()["job_id"], headers=admin)
+    assert job["status"] == "done", job
+    listed = {
+        d["doc_id"]: d["sets"]
+        for d in client.get("/documents", headers={"Authorization": auth["hr"]}).json()["documents"]
+    }
+    assert listed["uploaded-payroll"] == ["hr"]
+    public = client.get("/documents", headers={"Authorization": auth["public"]}).json()["documents"]
+    assert "uploaded-payroll" not in {d["doc_id"] for d in public}
+
+
+@pytest.mark.parametrize(("who", "sets", "status"), [("hr", "hr", 403), ("admin", "no such!", 422)])
+def test_an_upload_needs_the_admin_key_and_valid_set_names(
+    setup: tuple[TestClient, dict[str, str]], who: str, sets: str, status: int
+) -> None:
+    client, auth = setup
+    response = upload(client, ("x.txt", b"text"), data={"sets": sets}, headers={"Authorization": auth[who]})
+    assert response.status_code == status, response.text

@@ -181,16 +181,18 @@ def _served_url(child: subprocess.Popen[bytes]) -> str:
 
 def test_job_history_is_bounded(tmp_path: Path) -> None:
     uploads = tmp_path / "uploads"
-    jobs = JobManager(uploads, lambda paths: IndexReport(), tmp_path / JOBS_FILENAME, max_finished=2)
+    jobs = JobManager(uploads, lambda paths, sets: IndexReport(), tmp_path / JOBS_FILENAME, max_finished=2)
     ids = []
     for _ in range(4):
         job_id, _ = jobs.reserve()
         ids.append(job_id)
-        jobs.submit(job_id, [])
+        jobs.submit(job_id, [], ["default"])
         _wait_finished(jobs, job_id)
     jobs.shutdown()
 
-    reopened = JobManager(uploads, lambda paths: IndexReport(), tmp_path / JOBS_FILENAME, max_finished=2)
+    reopened = JobManager(
+        uploads, lambda paths, sets: IndexReport(), tmp_path / JOBS_FILENAME, max_finished=2
+    )
     kept = [job_id for job_id in ids if reopened.get(job_id) is not None]
     reopened.shutdown()
 
@@ -200,14 +202,14 @@ def test_job_history_is_bounded(tmp_path: Path) -> None:
 def test_no_job_is_left_queued_after_a_shutdown(tmp_path: Path) -> None:
     release = threading.Event()
 
-    def slow_index(paths: list[Path]) -> IndexReport:
+    def slow_index(paths: list[Path], sets: list[str]) -> IndexReport:
         release.wait(30)
         return IndexReport()
 
     jobs = JobManager(tmp_path / "uploads", slow_index, tmp_path / JOBS_FILENAME)
     running, queued = jobs.reserve()[0], jobs.reserve()[0]
-    jobs.submit(running, [])
-    jobs.submit(queued, [])
+    jobs.submit(running, [], ["default"])
+    jobs.submit(queued, [], ["default"])
     stopping = threading.Thread(target=jobs.shutdown)
     stopping.start()
     release.set()

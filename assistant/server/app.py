@@ -76,7 +76,7 @@ def create_app(
     app.state.keys = KeyStore.for_index(index_dir)
     app.state.jobs = JobManager(
         index_dir / UPLOADS_DIRNAME,
-        lambda paths: assistant.index_paths(paths, prune=False),
+        lambda paths, sets: assistant.index_paths(paths, prune=False, sets=sets),
         state_path=index_dir / JOBS_FILENAME,
         recover=recover_jobs,
     )

@@ -36,7 +36,8 @@ from assistant.state.migrations import Migration, StateDB
 log = logging.getLogger(__name__)
 
 JobState = Literal["queued", "running", "done", "failed"]
-IndexFn = Callable[[list[Path]], IndexReport]
+#: indexes the placed files into the given document sets
+IndexFn = Callable[[list[Path], list[str]], IndexReport]
 
 STAGING_PREFIX = ".staging-"
 JOBS_FILENAME = "jobs.sqlite"
@@ -64,6 +65,7 @@ class _Job:
     job_id: str
     staging: Path
     names: list[str] = field(default_factory=list)
+    sets: list[str] = field(default_factory=list)
 
 
 def _migration_1(conn: sqlite3.Connection) -> None:
@@ -134,8 +136,8 @@ class JobManager:
         if staging is not None:
             shutil.rmtree(staging, ignore_errors=True)
 
-    def submit(self, job_id: str, names: Sequence[str]) -> JobStatus:
-        """Queue the staged files of a reserved job for indexing."""
+    def submit(self, job_id: str, names: Sequence[str], sets: Sequence[str]) -> JobStatus:
+        """Queue the staged files of a reserved job for indexing into `sets`."""
         with self._lock:
             staging = self._reserved.pop(job_id)
         now = _now()
@@ -144,7 +146,7 @@ class JobManager:
                 "INSERT INTO jobs (job_id, status, created_at, updated_at) VALUES (?, 'queued', ?, ?)",
                 (job_id, now, now),
             )
-        self._executor.submit(self._run, _Job(job_id, staging, list(names)))
+        self._executor.submit(self._run, _Job(job_id, staging, list(names), list(sets)))
         return JobStatus(job_id=job_id, status="queued")
 
     def get(self, job_id: str) -> JobStatus | None:
@@ -183,7 +185,7 @@ class JobManager:
             try:
                 for name in job.names:
                     placed[name] = self._place(job.staging / name, job.job_id)
-                report = self._index_fn([p.target for p in placed.values()])
+                report = self._index_fn([p.target for p in placed.values()], job.sets)
             except Exception as exc:
                 for item in placed.values():
                     _restore(item)

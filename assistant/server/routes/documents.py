@@ -6,9 +6,10 @@ import logging
 from pathlib import Path
 from typing import Annotated, BinaryIO, Literal
 
-from fastapi import APIRouter, File, HTTPException, UploadFile
+from fastapi import APIRouter, File, Form, HTTPException, UploadFile
 from pydantic import BaseModel
 
+from assistant.errors import ConfigError
 from assistant.ingest.loaders import SUPPORTED_EXTENSIONS, check_supported
 from assistant.models import DocumentInfo, DocumentRecord
 from assistant.server.deps import (
@@ -22,6 +23,8 @@ from assistant.server.deps import (
 )
 from assistant.server.errors import RETRY_AFTER_SECONDS, error_responses
 from assistant.server.jobs import JobStatus
+from assistant.state.keys import parse_sets
+from assistant.store.protocol import DEFAULT_SET
 
 log = logging.getLogger(__name__)
 
@@ -87,8 +90,19 @@ def upload_documents(
     ],
     settings: SettingsDep,
     jobs: JobsDep,
+    sets: Annotated[
+        str,
+        Form(description="The document sets to put the files in, comma-separated (e.g. 'hr,handbook')."),
+    ] = DEFAULT_SET,
 ) -> UploadAccepted:
-    """Upload files to index in the background; poll `GET /jobs/{job_id}` for the result."""
+    """Upload files to index in the background (only an admin key may); poll `GET /jobs/{job_id}`
+    for the result."""
+    try:
+        set_names = parse_sets(sets)
+    except ConfigError as exc:
+        raise HTTPException(422, str(exc)) from exc
+    if not set_names:
+        raise HTTPException(422, "Name at least one document set (the form field 'sets', e.g. 'default')")
     names = [safe_filename(upload.filename) for upload in files]
     duplicates = sorted({name for name in names if names.count(name) > 1})
     if duplicates:
@@ -109,8 +123,8 @@ def upload_documents(
     except BaseException:
         jobs.discard(job_id)
         raise
-    status = jobs.submit(job_id, names)
-    log.info("upload job %s queued: %d files", job_id, len(names))
+    status = jobs.submit(job_id, names, set_names)
+    log.info("upload job %s queued: %d files into %s", job_id, len(names), ",".join(set_names))
     return UploadAccepted(job_id=status.job_id)
 
 
