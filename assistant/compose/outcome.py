@@ -17,9 +17,10 @@ Outcome = Literal["confident", "tentative", "abstained"]
 
 
 def mark_tentative(answer: Answer, confident_threshold: float) -> Answer:
-    """Set `answer.tentative` from its confidence (an answer without one stays confident)."""
-    answer.tentative = (
-        not answer.abstained and answer.confidence is not None and answer.confidence < confident_threshold
+    """Set `answer.tentative` from its confidence (an answer without one stays confident); an
+    answer its composer already marked tentative stays so (a comparison missing one side)."""
+    answer.tentative = not answer.abstained and (
+        answer.tentative or (answer.confidence is not None and answer.confidence < confident_threshold)
     )
     return answer
 
