@@ -94,7 +94,9 @@ _NATION = re.compile("|".join(rf"\b(?P<{k}>{v})(?!\w)" for k, v in _NATIONS.item
 #: the property is a nationality: only nationality values compare
 _NATIONALITY = re.compile(r"\b(nationality|nationalities|citizenship|country|countries|origin)\b", re.I)
 #: verbs and fillers of a property phrase that no sentence needs to repeat
-_FILLER = frozenset(content_terms("located described used considered known called classified types type kinds kind"))
+_FILLER = frozenset(
+    content_terms("located described used considered known called classified types type kinds kind")
+)
 
 
 @dataclass(frozen=True, slots=True)
@@ -197,10 +199,7 @@ class Property:
     def of(cls, phrase: str) -> Property:
         terms = canonical_terms(phrase)
         capitalised = {
-            t
-            for i, w in enumerate(phrase.split())
-            if i > 0 and w[:1].isupper()
-            for t in content_terms(w)
+            t for i, w in enumerate(phrase.split()) if i > 0 and w[:1].isupper() for t in content_terms(w)
         }
         named = {t for t in terms if t.startswith("nation:")} | (capitalised & terms)
         return cls(frozenset(named), frozenset(terms - named - _FILLER))
@@ -254,7 +253,10 @@ def _sentences(contexts: Iterable[ComposeContext]) -> list[tuple[Piece, str]]:
     seen: set[tuple[str, int]] = set()
     found: list[tuple[Piece, str]] = []
     for context in contexts:
-        titles = {k: v.title for k, v in context.snapshot.document_meta(c.row.doc_id for c in context.chunks).items()}
+        titles = {
+            k: v.title
+            for k, v in context.snapshot.document_meta(c.row.doc_id for c in context.chunks).items()
+        }
         for retrieved in context.chunks:
             row = retrieved.row
             for sentence in context.snapshot.sentences(row.doc_id, row.first_sentence, row.last_sentence):
@@ -263,7 +265,9 @@ def _sentences(contexts: Iterable[ComposeContext]) -> list[tuple[Piece, str]]:
                 seen.add((sentence.doc_id, sentence.ord))
                 text = row.text[sentence.start - row.start : sentence.end - row.start]
                 if not looks_like_heading(text):
-                    found.append((Piece(sentence, chunk_key(row.doc_id, row.ord), text), titles.get(row.doc_id, "")))
+                    found.append(
+                        (Piece(sentence, chunk_key(row.doc_id, row.ord), text), titles.get(row.doc_id, ""))
+                    )
     return found
 
 
