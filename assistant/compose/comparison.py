@@ -189,8 +189,8 @@ def _values(sentence: str, sides: Sequence[str], nationality: bool) -> list[str]
 
 @dataclass(frozen=True, slots=True)
 class Property:
-    """What a sentence must hold to state the property: its names (all needed) and its other
-    words (half of them needed)."""
+    """What a sentence must hold to state the property: its names and its other words, all of
+    them ("jazz bands" is not stated by "a rock band": the qualifier is the point)."""
 
     names: frozenset[str]
     words: frozenset[str]
@@ -211,7 +211,7 @@ class Property:
 
     def stated_by(self, terms: frozenset[str]) -> bool:
         held, share = self.coverage(terms)
-        return held == len(self.names) and share >= 0.5
+        return held == len(self.names) and share == 1.0
 
 
 # --- evidence -----------------------------------------------------------------------------
