@@ -6,7 +6,6 @@ cited and every quote the stored text; a side without a document gives no confid
 
 from __future__ import annotations
 
-from pathlib import Path
 from typing import Any
 
 import pytest

@@ -43,6 +43,8 @@ _WHICH_INSIDE = re.compile(
     r"[\s?.!]*$",
     re.I,
 )
+#: a side is a name, not a clause ("Baran collaborate at any point after they")
+_CLAUSE = re.compile(r"\b(?:he|she|it|they|we|you|after|before|when|while|because|if|who|which|that)\b", re.I)
 _PARENTHESIS = re.compile(r"\([^()]*\)")
 _LEADING_ARTICLE = re.compile(r"^(?:the|a|an)\s+", re.I)
 
@@ -150,7 +152,7 @@ def _leading_name(text: str) -> str | None:
 def _made(form: Form, first: str, second: str, prop: str) -> Comparison | None:
     sides = tuple(_LEADING_ARTICLE.sub("", s.strip(" ,;:")) for s in (first, second))
     prop = prop.strip(" ,;:?")
-    if not all(words(s) for s in sides) or not prop:
+    if not all(words(s) for s in sides) or not prop or any(_CLAUSE.search(s) for s in sides):
         return None
     return Comparison(form, (sides[0], sides[1]), prop)
 
@@ -159,10 +161,9 @@ def _made(form: Form, first: str, second: str, prop: str) -> Comparison | None:
 
 
 def canonical_terms(text: str) -> frozenset[str]:
-    """Content terms with every country or nationality as one term ("American" -> "usa")."""
-    nations = {m.lastgroup for m in _NATION.finditer(text) if m.lastgroup}
+    """Content terms with every country or nationality as one term ("American" -> "nation:usa")."""
     rest = _NATION.sub(" ", text)
-    return frozenset(content_terms(rest)) | {f"nation:{n}" for n in nations}
+    return frozenset(content_terms(rest)) | {f"nation:{n}" for n in _nations(text)}
 
 
 def _nations(text: str) -> list[str]:

@@ -66,6 +66,7 @@ def test_comparison_forms_are_recognised(question: str, expected: Comparison) ->
         "Who wrote the report and when was it published?",
         "What did she study when she was in school?",
         "Is the survey older?",
+        "Did Davies and Baran collaborate at any point after they both developed this concept?",
     ],
 )
 def test_other_questions_are_not_comparisons(question: str) -> None:
