@@ -16,9 +16,10 @@ from tests.helpers import assert_contract, assistant_on
 
 DOCUMENTS = {
     "harrow-lane.txt": "Harrow Lane\n\nHarrow Lane is a Canadian indie rock band formed in Halifax, Nova "
-    "Scotia in 1994. The band released four studio albums before its members went on hiatus in 2009.\n",
+    "Scotia in 1994. The band has 5 members and released four studio albums before a hiatus in 2009.\n",
     "velvet-finches.txt": "The Velvet Finches\n\nThe Velvet Finches are a Canadian folk band from "
-    "Winnipeg, Manitoba, formed in 2003. Their second album was recorded in a converted church.\n",
+    "Winnipeg, Manitoba, formed in 2003. The band has 3 members, and its second album was recorded in "
+    "a converted church.\n",
     "marisol-quay.txt": "Marisol Quay\n\nMarisol Quay is an Australian synth-pop duo formed in Perth in "
     "1999. The duo has toured Europe twice.\n",
     "ottilie-brandt.txt": "Ottilie Brandt\n\nOttilie Brandt (born 3 May 1931) is a German sculptor known "
@@ -67,6 +68,11 @@ def _cited_titles(answer: Answer) -> set[str]:
         ("Is Casimir Velde older than Ottilie Brandt?", "No.", {"Ottilie Brandt", "Casimir Velde"}),
         (
             "Which band was formed first, Harrow Lane or The Velvet Finches?",
+            "Harrow Lane.",
+            {"Harrow Lane", "The Velvet Finches"},
+        ),
+        (
+            "Which band has more members, The Velvet Finches or Harrow Lane?",
             "Harrow Lane.",
             {"Harrow Lane", "The Velvet Finches"},
         ),

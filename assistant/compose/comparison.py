@@ -56,6 +56,8 @@ _MORE = frozenset({"more", "larger", "bigger", "taller", "longer", "higher", "gr
 _LESS = frozenset({"less", "fewer", "smaller", "shorter", "lower", "lighter", "narrower"})
 _YEAR = re.compile(r"\b(1[0-9]{3}|20[0-9]{2})\b")
 _AMOUNT = re.compile(r"\b\d[\d,]*(?:\.\d+)?\b")
+#: how far after an amount the property's noun may come ("52-story" -> "52 story"; "628 ft tall")
+UNIT_WORDS = 3
 _COMPARATIVE = "|".join(sorted(_EARLIER | _LATER | _MORE | _LESS))
 #: "Is X older than Y?", "Was X born earlier than Y?", "Is X more populous than Y?"
 _THAN = re.compile(
@@ -214,6 +216,11 @@ class Property:
         held, share = self.coverage(terms)
         return held == len(self.names) and share == 1.0
 
+    def named_by(self, terms: frozenset[str]) -> bool:
+        """Whether a sentence holds all the property's names ("Gordon and Irish Setters"), or
+        its words when it has none: a choice made on one common word is unsure."""
+        return self.names <= terms if self.names else self.stated_by(terms)
+
 
 # --- evidence -----------------------------------------------------------------------------
 
@@ -321,8 +328,11 @@ def _verdict(asked: Comparison, first: SideEvidence, second: SideEvidence) -> Ve
         if chosen is None:
             return None
         return Verdict("Yes." if chosen is first else "No.", True)
-    chosen = _by_amount(asked.property, first, second) or _by_coverage(asked.property, first, second)
-    return Verdict(f"{chosen.side}.", True, chosen) if chosen is not None else None
+    if chosen := _by_amount(asked.property, first, second):
+        return Verdict(f"{chosen.side}.", True, chosen)
+    if chosen := _by_coverage(asked.property, first, second):
+        return Verdict(f"{chosen.side}.", Property.of(asked.property).named_by(chosen.terms), chosen)
+    return None
 
 
 def _by_amount(prop: str, first: SideEvidence, second: SideEvidence) -> SideEvidence | None:
@@ -334,18 +344,24 @@ def _by_amount(prop: str, first: SideEvidence, second: SideEvidence) -> SideEvid
         pattern, smaller_wins = _AMOUNT, bool(words & _LESS)
     else:
         return None
-    found = [_first_number(pattern, e.piece.text) for e in (first, second)]
+    units = frozenset(content_terms(prop))
+    found = [_first_number(pattern, e.piece.text, units) for e in (first, second)]
     if found[0] is None or found[1] is None or found[0] == found[1]:
         return None
     return first if (found[0] < found[1]) == smaller_wins else second
 
 
-def _first_number(pattern: re.Pattern[str], text: str) -> float | None:
-    """The first year or amount in a sentence; an amount is never a year ("formed in 1990")."""
-    for match in pattern.finditer(_PARENTHESIS.sub(" ", text) if pattern is _AMOUNT else text):
-        if pattern is _AMOUNT and _YEAR.fullmatch(match.group(0)):
-            continue
-        return float(match.group(0).replace(",", ""))
+def _first_number(pattern: re.Pattern[str], text: str, units: frozenset[str]) -> float | None:
+    """The first year in a sentence, or its first amount of something the property names
+    ("more members": "5 members"); an amount is never a year ("formed in 1990")."""
+    if pattern is _YEAR:
+        match = _YEAR.search(text)
+        return float(match.group(0)) if match else None
+    flat = _PARENTHESIS.sub(" ", text)
+    for match in _AMOUNT.finditer(flat):
+        following = content_terms(" ".join(flat[match.end() :].split()[:UNIT_WORDS]))
+        if not _YEAR.fullmatch(match.group(0)) and units & set(following):
+            return float(match.group(0).replace(",", ""))
     return None
 
 
