@@ -334,7 +334,7 @@ class Assistant:
         answer.timings_ms = timings
         answer.standalone_question = context.question
         answer.question = question.strip()
-        answer = mark_tentative(answer, self.settings.confident_threshold)
+        answer = mark_tentative(answer, self.settings.confident_threshold, composer_marked=answer.tentative)
         observe_answer(answer)
         self._record_gap(answer)
         yield AnswerReady(answer)

@@ -50,6 +50,29 @@ def test_answer_is_correct_ignores_markers_and_empty_gold() -> None:
     assert not m.answer_is_correct("anything", [])
 
 
+@pytest.mark.parametrize(
+    ("text", "gold", "correct"),
+    [
+        ("Yes. Both are American [1] [2]", "yes", True),
+        ("[1] No, they are not. [2]", "no", True),
+        ("yes", "Yes", True),
+        ("No. [1]", "yes", False),
+        # the word inside a quote is not the answer: only the leading word counts
+        ("He is known as a director and was not born there. [1]", "no", False),
+        ("Nobody knows. [1]", "no", False),
+        ("The band said yes to the tour. [1]", "yes", False),
+        ("Yesterday it rained. [1]", "yes", False),
+    ],
+)
+def test_answer_is_correct_scores_yes_no_by_the_leading_word(text: str, gold: str, correct: bool) -> None:
+    assert m.answer_is_correct(text, [gold]) is correct
+
+
+def test_answer_is_correct_yes_no_leaves_other_gold_answers_as_substrings() -> None:
+    assert m.answer_is_correct("Letters to Cleo, not Screaming Trees [1]", ["no", "Letters to Cleo"])
+    assert not m.answer_is_correct("It is not known. [1]", ["no"])
+
+
 def test_answer_length_ignores_markers() -> None:
     assert m.answer_length_words("One two three. [1] Four [2]") == 4
     assert m.answer_length_words("") == 0

@@ -19,6 +19,7 @@ from assistant.compose.answer_types import AnswerType, answer_type, can_answer
 from assistant.compose.authorship import authored_byline
 from assistant.compose.bridge import BRIDGE_BELOW, HOP_GAIN, bridges, describes_entity
 from assistant.compose.candidate import Candidate
+from assistant.compose.comparison import answer_comparison
 from assistant.compose.evidence import compose_answer, mentions
 from assistant.compose.evidence import refers_back as refers_back
 from assistant.compose.features import candidate_matrix, decision_vector, question_vector
@@ -189,6 +190,14 @@ class ExtractiveComposer:
         return self._model
 
     def compose(self, context: ComposeContext, abstain_threshold: float) -> Answer:
+        # "Are A and B both ...?", "Which ..., X or Y?": both sides' evidence (compose/comparison.py)
+        return answer_comparison(
+            context,
+            lambda: self._compose_sentences(context, abstain_threshold),
+            lambda c: passages_confidence(c, self.model),
+        )
+
+    def _compose_sentences(self, context: ComposeContext, abstain_threshold: float) -> Answer:
         candidates = collect_candidates(context)
         score = confidence(candidates, context, self.model)
         if self.verifier is not None and score > 0.0:  # re-scores the best few, never alone

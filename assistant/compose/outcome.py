@@ -16,10 +16,11 @@ TENTATIVE_NOTE = "This may not answer your question: check the passages."
 Outcome = Literal["confident", "tentative", "abstained"]
 
 
-def mark_tentative(answer: Answer, confident_threshold: float) -> Answer:
-    """Set `answer.tentative` from its confidence (an answer without one stays confident)."""
-    answer.tentative = (
-        not answer.abstained and answer.confidence is not None and answer.confidence < confident_threshold
+def mark_tentative(answer: Answer, confident_threshold: float, composer_marked: bool = False) -> Answer:
+    """Set `answer.tentative` from its confidence (an answer without one stays confident), or
+    because its composer marked it so (`composer_marked`: a comparison missing one side)."""
+    answer.tentative = not answer.abstained and (
+        composer_marked or (answer.confidence is not None and answer.confidence < confident_threshold)
     )
     return answer
 

@@ -22,6 +22,8 @@ _ARTICLES = re.compile(r"\b(a|an|the)\b", re.UNICODE)
 _PUNCTUATION = frozenset(string.punctuation)
 _MARKER = re.compile(r"\[\d+\]")
 _WHITESPACE = re.compile(r"\s+")
+#: gold answers of a yes/no question, scored by the answer's leading word
+_POLAR = frozenset({"yes", "no"})
 
 
 # ---- answers -------------------------------------------------------------------------------
@@ -39,12 +41,18 @@ def answer_is_correct(answer_text: str, gold_answers: Iterable[str]) -> bool:
     """True when some normalised gold answer is a substring of the normalised answer text.
 
     Citation markers are removed first so that "[1]" can never create or break a match. A gold
-    answer that normalises to nothing (e.g. "the") never matches.
+    answer that normalises to nothing (e.g. "the") never matches. A gold "yes" or "no" matches
+    only the answer's leading word: as a substring "no" would match inside "known" or "not",
+    and any quote that happens to hold the word would count.
     """
     got = normalize_answer(strip_markers(answer_text))
+    leading = got.split(" ", 1)[0]
     for gold in gold_answers:
         want = normalize_answer(gold)
-        if want and want in got:
+        if want in _POLAR:
+            if leading == want:
+                return True
+        elif want and want in got:
             return True
     return False
 
