@@ -48,7 +48,27 @@ class VectorCache:
         self._clock = int(row[0])
 
     def get_many(self, keys: Sequence[bytes], dimension: int) -> dict[bytes, np.ndarray]:
-        """The cached blocks among `keys` (each rows x dimension), marked as just used."""
+        """The cached blocks among `keys` (each rows x dimension), marked as just used.
+
+        A cache that cannot be read (locked too long, disk trouble) answers with misses."""
+        try:
+            return self._get_many(keys, dimension)
+        except sqlite3.Error as exc:
+            log.warning("vector cache %s not read: %s", self.path, exc)
+            return {}
+
+    def put_many(self, blocks: dict[bytes, np.ndarray]) -> None:
+        """Store new blocks, then drop the least recently used beyond `max_entries`.
+
+        A failed write (a full disk, say) only costs future hits: the build goes on."""
+        try:
+            self._put_many(blocks)
+        except sqlite3.Error as exc:
+            log.warning("vector cache %s not written: %s", self.path, exc)
+            with self._lock:
+                self._conn.rollback()
+
+    def _get_many(self, keys: Sequence[bytes], dimension: int) -> dict[bytes, np.ndarray]:
         found: dict[bytes, np.ndarray] = {}
         if not keys:
             return found
@@ -69,8 +89,7 @@ class VectorCache:
                 self._conn.commit()
         return found
 
-    def put_many(self, blocks: dict[bytes, np.ndarray]) -> None:
-        """Store new blocks, then drop the least recently used beyond `max_entries`."""
+    def _put_many(self, blocks: dict[bytes, np.ndarray]) -> None:
         if not blocks:
             return
         with self._lock:
