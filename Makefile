@@ -35,4 +35,4 @@ audit: setup
 	$(BIN)/pip-audit --skip-editable
 
 clean:
-	rm -rf $(VENV) index/snapshots index/CURRENT .pytest_cache .mypy_cache .ruff_cache
+	rm -rf $(VENV) index/snapshots index/CURRENT index/vector_cache.sqlite* .pytest_cache .mypy_cache .ruff_cache

@@ -34,6 +34,8 @@ from assistant.errors import (
     ModelMismatchError,
 )
 from assistant.indexing import Progress, build_index, remove_document, sync_source
+from assistant.indexing.vector_cache import FILE_NAME as VECTOR_CACHE_FILE
+from assistant.indexing.vector_cache import CachingEmbedder, VectorCache
 from assistant.models import (
     Answer,
     DocumentInfo,
@@ -99,6 +101,7 @@ class Assistant:
         self._write_lock = threading.Lock()
         self._feedback: FeedbackStore | None = None
         self._gaps: GapStore | None = None
+        self._vector_cache: VectorCache | None = None
 
     # --- construction ---------------------------------------------------------------------
 
@@ -387,7 +390,7 @@ class Assistant:
                 self.refresh()
             report = build_index(
                 self.store,
-                self.embedder,
+                self._build_embedder(),
                 self.settings,
                 self._manifest(),
                 [Path(p) for p in paths],
@@ -401,12 +404,21 @@ class Assistant:
             _ = self.query_embedder
             return report
 
+    def _build_embedder(self) -> Embedder:
+        """The document embedder behind the vector cache (none when the cache is off)."""
+        if self.settings.vector_cache_entries == 0:
+            return self.embedder
+        if self._vector_cache is None:
+            path = self.index_dir / VECTOR_CACHE_FILE
+            self._vector_cache = VectorCache(path, self.settings.vector_cache_entries)
+        return CachingEmbedder(self.embedder, self._vector_cache)
+
     def sync_source(self, source: Source, progress: Progress | None = None) -> IndexReport:
         """Bring the index in line with one source (new, changed and vanished items), then go live."""
         with self._write_lock:
             self.refresh()
             report = sync_source(
-                self.store, self.embedder, self.settings, self._manifest(), source, progress=progress
+                self.store, self._build_embedder(), self.settings, self._manifest(), source, progress=progress
             )
             self.refresh()
             return report

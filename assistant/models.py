@@ -181,6 +181,7 @@ class IndexReport(BaseModel):
     documents: int = 0
     chunks: int = 0
     embedded_texts: int = 0
+    reused_texts: int = 0  # texts whose vectors came from the vector cache, not the model
     seconds: float = 0.0
 
 

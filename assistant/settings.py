@@ -32,6 +32,9 @@ class Settings(BaseSettings):
     )
     onnx_cache_dir: Path | None = Field(None, description="where ONNX exports of the model are kept")
     onnx_threads: int = Field(1, ge=1, le=64, description="onnxruntime threads per query")
+    vector_cache_entries: int = Field(
+        100_000, ge=0, description="chunk vectors kept for re-indexing changed documents (0: off)"
+    )
     chunk_size: int = Field(600, ge=100, le=20_000, description="target chunk length, characters")
     chunk_overlap_sentences: int = Field(1, ge=0, le=5)
     max_file_bytes: int = Field(50_000_000, ge=1)

@@ -20,6 +20,7 @@ import time
 from pathlib import Path
 
 from assistant.core import Assistant
+from assistant.models import IndexReport
 from assistant.settings import Settings
 from assistant.sources.watch import watch_folders
 from bench.common import REPO_ROOT
@@ -38,9 +39,15 @@ def main() -> None:
     assistant = Assistant.open_or_create(index_dir, Settings(index_dir=index_dir))
     stop = threading.Event()
     synced = threading.Event()
+    reports: list[IndexReport] = []
+
+    def on_report(report: IndexReport) -> None:
+        reports.append(report)
+        synced.set()
+
     thread = threading.Thread(
         target=watch_folders,
-        args=([folder], lambda: assistant.index_paths([folder], prune=True), stop, lambda _: synced.set()),
+        args=([folder], lambda: assistant.index_paths([folder], prune=True), stop, on_report),
         daemon=True,
     )
     thread.start()
@@ -60,7 +67,11 @@ def main() -> None:
                 raise SystemExit(f"edit {n} not answered within 60 s")
             time.sleep(0.05)
         seconds.append(time.perf_counter() - saved)
-        print(f"edit {n}: {seconds[-1]:.2f} s")
+        last = reports[-1]
+        print(
+            f"edit {n}: {seconds[-1]:.2f} s (sync {last.seconds:.2f} s, "
+            f"{last.embedded_texts} texts embedded, {last.reused_texts} reused)"
+        )
     stop.set()
     thread.join(10)
     shutil.rmtree(root, ignore_errors=True)

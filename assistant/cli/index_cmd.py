@@ -107,6 +107,9 @@ def _print_summary(report: IndexReport, index_dir: Path) -> None:
         f"{len(report.unchanged)} unchanged, {len(report.removed)} removed) "
         f"in {report.seconds:.1f} s"
     )
+    if report.reused_texts:
+        reused = report.reused_texts
+        click.echo(f"{report.embedded_texts} texts embedded, {reused} reused from the vector cache")
     if report.skipped:
         click.echo(f"Skipped {len(report.skipped)} file(s):", err=True)
         for item in report.skipped:

@@ -11,6 +11,7 @@ from urllib.parse import urlsplit
 from assistant.embedding import Embedder
 from assistant.indexing.local import run_local
 from assistant.indexing.pipeline import Job, Prepared, Vectors
+from assistant.indexing.vector_cache import CachingEmbedder
 from assistant.models import IndexReport, SkippedFile
 from assistant.settings import Settings
 from assistant.sources import FolderSource, Listing, Source, SourceItem
@@ -129,6 +130,7 @@ def sync_source(
 
             runner = run_on_ray
         reserved: set[str] = set()
+        reused_before = embedder.reused if isinstance(embedder, CachingEmbedder) else 0
         for batch in runner(jobs, settings, embedder):
             report.embedded_texts += batch.texts
             if batch.mode is not None:
@@ -141,6 +143,9 @@ def sync_source(
                     report.skipped.append(SkippedFile(path=job.item.location, reason=outcome))
                 else:
                     _write_document(writer, *outcome, reserved, report)
+        if isinstance(embedder, CachingEmbedder):  # cache hits were asked for, not computed
+            report.reused_texts = embedder.reused - reused_before
+            report.embedded_texts -= report.reused_texts
         if sets is not None:
             by_source = writer.documents_by_source()
             for key in named:
