@@ -12,7 +12,7 @@ from fastapi.testclient import TestClient
 from assistant.core import Assistant
 from assistant.models import page_at
 from tests.helpers import app_on, assert_contract, assistant_on, upload_and_wait
-from tests.test_formats import make_eml
+from tests.test_formats import add_bomb, make_eml
 from tests.test_loaders import write_pdf
 
 MEMO = "The attached memo says the quay reopens in June after the dredging."
@@ -29,7 +29,15 @@ def _memo() -> bytes:
 def _update(folder: Path, with_memo: bool = True) -> bytes:
     pages = [["Tide tables first page."], ["The spring tide peaks at 5.2 metres."]]
     pdf = write_pdf(folder.parent / "report.pdf", pages)
-    attachments = [("report.pdf", pdf.read_bytes()), ("bad.pptx", b"not a zip"), ("photo.jpg", b"\xff\xd8")]
+    bomb = folder.parent / "bomb.docx"
+    docx.Document().save(str(bomb))
+    add_bomb(bomb)
+    attachments = [
+        ("report.pdf", pdf.read_bytes()),
+        ("bad.pptx", b"not a zip"),
+        ("bomb.docx", bomb.read_bytes()),
+        ("photo.jpg", b"\xff\xd8"),
+    ]
     if with_memo:
         attachments.insert(0, ("memo.docx", _memo()))
     return make_eml("Harbour update", "Hello team,\nthe survey is done.\n", attachments)
@@ -45,16 +53,17 @@ def test_attachments_are_documents_that_follow_their_mail(
     assistant = assistant_on(tmp_path / "index", sample_assistant)
     report = assistant.index_paths([folder], prune=True)
     assert sorted(report.added) == ["update", "update-memo", "update-report"]
-    [bad] = report.skipped
-    assert bad.path == f"{mail}#attachment/bad.pptx"
-    assert "corrupt PPTX" in bad.reason
+    reasons = {item.path: item.reason for item in report.skipped}
+    assert set(reasons) == {f"{mail}#attachment/bad.pptx", f"{mail}#attachment/bomb.docx"}
+    assert "corrupt PPTX" in reasons[f"{mail}#attachment/bad.pptx"]
+    assert "DOCX refused as a zip bomb" in reasons[f"{mail}#attachment/bomb.docx"]
 
     message = assistant.get_document("update")
     assert MEMO not in message.text and "the survey is done" in message.text
     assert message.metadata["subject"] == "Harbour update"
     assert message.metadata["sender"] == "Mina Rahimi <mina@example.org>"
     assert message.metadata["date"] == "2024-03-05T09:30:00+01:00"
-    assert message.metadata["attachments"] == ["memo.docx", "report.pdf", "bad.pptx"]
+    assert message.metadata["attachments"] == ["memo.docx", "report.pdf", "bad.pptx", "bomb.docx"]
     assert message.metadata["attachments_skipped"] == ["photo.jpg: unsupported type"]
     memo = assistant.get_document("update-memo")
     assert memo.text == MEMO
@@ -110,10 +119,9 @@ def test_an_uploaded_mail_brings_its_attachments_and_takes_them_when_deleted(
     with TestClient(app_on(tmp_path / "index", sample_assistant)) as client:
         job = upload_and_wait(client, "update.eml", _update(tmp_path))
         assert job["status"] == "done", job
-        assert job["detail"] == "1 attachment could not be indexed"
-        assert job["report"]["skipped"] == [
-            {"path": "update.eml#attachment/bad.pptx", "reason": job["report"]["skipped"][0]["reason"]}
-        ]
+        assert job["detail"] == "2 attachments could not be indexed"
+        skipped = [item["path"] for item in job["report"]["skipped"]]
+        assert sorted(skipped) == ["update.eml#attachment/bad.pptx", "update.eml#attachment/bomb.docx"]
         listed = {d["doc_id"] for d in client.get("/documents").json()["documents"]}
         assert listed == {"update", "update-memo", "update-report"}
         assert client.delete("/documents/update").status_code == 200
