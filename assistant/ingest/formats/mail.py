@@ -15,7 +15,6 @@ import email.policy
 import email.utils
 import logging
 import re
-from collections import Counter
 from dataclasses import dataclass
 from email.message import EmailMessage, Message
 from pathlib import Path, PurePosixPath
@@ -102,15 +101,18 @@ def _attachments(messages: list[Message]) -> list[Attachment]:
     from assistant.ingest.formats import reader_for  # the registry imports this module
 
     found: list[Attachment] = []
-    seen: Counter[str] = Counter()
+    keys: set[str] = set()
     for message in messages:
         if not isinstance(message, EmailMessage):
             continue
         for part in message.iter_attachments():
             name = _plain_name(part.get_filename())
-            seen[name] += 1
             stem, suffix = PurePosixPath(name).stem, PurePosixPath(name).suffix
-            key = name if seen[name] == 1 else f"{stem} ({seen[name]}){suffix}"
+            key, number = name, 1
+            while key in keys:  # a second "memo.docx" is "memo (2).docx"
+                number += 1
+                key = f"{stem} ({number}){suffix}"
+            keys.add(key)
             extension = suffix.lower()
             unsupported = extension in EXTENSIONS or reader_for(extension) is None or part.is_multipart()
             found.append(Attachment(key, name, "unsupported type" if unsupported else None, message, part))
