@@ -196,7 +196,7 @@ def test_csv_whose_rows_render_too_large_is_refused(tmp_path: Path, monkeypatch:
 # --- e-mail -------------------------------------------------------------------------------
 
 
-def test_eml_headers_are_metadata_and_attachments_are_sections(tmp_path: Path) -> None:
+def test_eml_headers_are_metadata_and_attachments_are_listed_not_inlined(tmp_path: Path) -> None:
     memo = io.BytesIO()
     document = docx.Document()
     document.add_paragraph("The attached memo says the quay reopens in June.")
@@ -206,34 +206,40 @@ def test_eml_headers_are_metadata_and_attachments_are_sections(tmp_path: Path) -
         make_eml(
             "Harbour update",
             "Hello team,\nthe survey is done.\n",
-            [("memo.docx", memo.getvalue()), ("photo.jpg", b"\xff\xd8\xff"), ("bad.pptx", b"not a zip")],
+            [("memo.docx", memo.getvalue()), ("photo.jpg", b"\xff\xd8\xff"), ("memo.docx", b"again")],
         )
     )
     loaded = load_file(path)
     assert loaded.title == "Harbour update"
     assert loaded.text == (
         "Subject: Harbour update\nFrom: Mina Rahimi <mina@example.org>\nTo: team@example.org\n"
-        "Date: 2024-03-05T09:30:00+01:00\n\nHello team,\nthe survey is done.\n\n"
-        "Attachment: memo.docx\n\nThe attached memo says the quay reopens in June."
+        "Date: 2024-03-05T09:30:00+01:00\n\nHello team,\nthe survey is done."
     )
     assert loaded.metadata["sender"] == "Mina Rahimi <mina@example.org>"
     assert loaded.metadata["date"] == "2024-03-05T09:30:00+01:00"
-    assert loaded.metadata["attachments"] == ["memo.docx"]
-    skipped = loaded.metadata["attachments_skipped"]
-    assert skipped[0] == "photo.jpg: unsupported type"
-    assert skipped[1].startswith("bad.pptx: corrupt PPTX: not a valid zip archive")
+    assert loaded.metadata["attachments"] == ["memo.docx", "memo (2).docx"]
+    assert loaded.metadata["attachments_skipped"] == ["photo.jpg: unsupported type"]
 
 
-def test_eml_with_a_pdf_attachment_keeps_its_pages(tmp_path: Path) -> None:
-    from tests.test_loaders import write_pdf
+def test_email_parts_are_its_indexable_attachments_with_their_message(tmp_path: Path) -> None:
+    from assistant.ingest.parts import list_parts, part_location, read_part, split_part_location
 
-    pdf = write_pdf(tmp_path / "a.pdf", [["First page text."], ["Second page text."]]).read_bytes()
-    path = tmp_path / "pdf.eml"
-    path.write_bytes(make_eml("Report", "See attached.", [("report.pdf", pdf)]))
-    loaded = load_file(path)
-    assert page_at(loaded.pages, loaded.text.index("Second page")) == 2
-    assert page_at(loaded.pages, loaded.text.index("First page")) == 1
-    assert page_at(loaded.pages, loaded.text.index("See attached")) is None
+    data = make_eml(
+        "Report",
+        "See attached.",
+        [("../../etc/report.txt", b"The tide tables are attached."), ("logo.png", b"\x89PNG")],
+    )
+    assert list_parts(data, Path("mail.eml")) == ["report.txt"]  # a plain name, the logo left out
+    assert list_parts(b"plain text", Path("notes.txt")) == []
+    part = read_part(data, "inbox/mail.eml", "report.txt")
+    assert (part.name, part.data) == ("report.txt", b"The tide tables are attached.")
+    assert part.metadata["message"]["subject"] == "Report"
+    assert part.metadata["message"]["source"] == "inbox/mail.eml"
+    with pytest.raises(LoadError, match=r"no attachment 'logo\.png'"):
+        read_part(data, "inbox/mail.eml", "logo.png")
+    location = part_location("inbox/mail.eml", "report.txt")
+    assert split_part_location(location) == ("inbox/mail.eml", "report.txt")
+    assert split_part_location("notes/C#attachment/x.txt") == ("notes/C#attachment/x.txt", None)
 
 
 def test_non_utf8_email_is_decoded_by_its_charset_with_replacement(tmp_path: Path) -> None:

@@ -72,7 +72,7 @@ def test_a_file_changed_while_read_is_skipped_and_marked_for_retry(tmp_path: Pat
     path = tmp_path / "note.txt"
     path.write_text("The first draft of the note.\n")
     source = FolderSource.of([tmp_path])
-    [item] = source.list_items().items
+    [item] = source.list_items(max_bytes=1000).items
     path.write_text("The second draft of the note, longer.\n")  # saved between list and fetch
     with pytest.raises(ItemChangedError, match="retried at the next sync"):
         source.fetch(item, max_bytes=1000)

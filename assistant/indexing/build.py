@@ -12,6 +12,7 @@ from assistant.embedding import Embedder
 from assistant.indexing.local import run_local
 from assistant.indexing.pipeline import Job, Prepared, Vectors
 from assistant.indexing.vector_cache import CachingEmbedder
+from assistant.ingest.parts import split_part_location
 from assistant.models import IndexReport, SkippedFile
 from assistant.settings import Settings
 from assistant.sources import FolderSource, Listing, Source, SourceItem
@@ -31,7 +32,11 @@ def _unique_doc_id(writer: StoreWriter, stem: str, reserved: set[str]) -> str:
 
 
 def doc_id_stem(location: str) -> str:
-    """The doc id an item asks for: its file name without extension (a path's or a URL's)."""
+    """The doc id an item asks for: its file name without extension (a path's or a URL's);
+    a part of a file (an e-mail's attachment) asks for both: "q3-update-memo"."""
+    container, key = split_part_location(location)
+    if key is not None:
+        return f"{doc_id_stem(container)}-{PurePosixPath(key).stem or 'part'}"
     parsed = urlsplit(location)
     path = parsed.path if parsed.scheme and parsed.netloc else location
     stem = PurePosixPath(path.replace("\\", "/")).stem
@@ -108,7 +113,7 @@ def sync_source(
     changed, `widen` may return a source that also lists every stored item it can still fetch.
     """
     started = time.perf_counter()
-    listing = source.list_items()
+    listing = source.list_items(settings.max_file_bytes)
     report = IndexReport(skipped=list(listing.skipped))
     with store.writer(manifest, fresh=rebuild) as writer:
         live_mode = writer.live_manifest.extra.get("sentence_vectors") if writer.live_manifest else None
@@ -120,7 +125,7 @@ def sync_source(
         if not same_chunking and widen is not None:
             # Chunking settings changed: every document is re-chunked, not only those listed now.
             source = widen(source, listing, known)
-            listing = source.list_items()
+            listing = source.list_items(settings.max_file_bytes)
         jobs = _plan(source, listing.items, known, same_chunking, report)
         total = len(listing.items)
         done = total - len(jobs)  # unchanged: settled already
@@ -189,11 +194,19 @@ def _plan(
 
 
 def remove_document(store: Store, manifest: Manifest, doc_id: str) -> bool:
-    """Delete one document in a new snapshot; False (nothing written) when it is unknown."""
+    """Delete one document in a new snapshot; False (nothing written) when it is unknown.
+
+    The parts of its file (an e-mail's attachments) go with it: they are indexed from that file,
+    and a deleted upload takes its file away."""
     try:
         with store.writer(manifest) as writer:
+            source_keys = dict(writer.all_documents())
             if not writer.remove_document(doc_id):
                 raise _NothingToDo
+            for other, key in source_keys.items():
+                container, part = split_part_location(key)
+                if part is not None and container == source_keys[doc_id]:
+                    writer.remove_document(other)
     except _NothingToDo:
         return False
     return True

@@ -60,6 +60,7 @@ def prepare(job: Job, settings: Settings) -> Prepared:
     fetched = job.source.fetch(job.item, settings.max_file_bytes)
     doc = load_bytes(fetched.data, Path(fetched.name), max_bytes=settings.max_file_bytes)
     doc.source = job.item.location
+    doc.metadata.update(fetched.metadata)
     chunk_spans = chunk_document(
         doc.text, settings.chunk_size, settings.chunk_overlap_sentences, doc.passage_breaks
     )

@@ -203,8 +203,13 @@ class JobManager:
                     elif item.backup is not None:
                         item.backup.unlink(missing_ok=True)
                 summary = None
-                if report.skipped:
-                    summary = f"{len(report.skipped)} of {len(job.names)} files could not be indexed"
+                files = sum(s.path in placed for s in report.skipped)
+                if files:
+                    summary = f"{files} of {len(job.names)} files could not be indexed"
+                if len(report.skipped) > files:  # attachments of files that were indexed
+                    count = len(report.skipped) - files
+                    parts = f"{count} attachment{'s' if count != 1 else ''} could not be indexed"
+                    summary = f"{summary}; {parts}" if summary else parts
                 log.info(
                     "indexing job %s done: %d added, %d replaced, %d skipped",
                     job.job_id,
@@ -227,11 +232,17 @@ class JobManager:
 
     @staticmethod
     def _name_skipped_by_upload(report: IndexReport, placed: dict[str, _Placed]) -> IndexReport:
-        # The client knows its file names, not the server's paths.
+        # The client knows its file names, not the server's paths; a part of a file (an
+        # e-mail's attachment) is named by its file's name and the rest of its location.
         names = {str(item.target): name for name, item in placed.items()}
-        skipped = [
-            SkippedFile(path=names.get(s.path, Path(s.path).name), reason=s.reason) for s in report.skipped
-        ]
+
+        def client_name(path: str) -> str:
+            for target, name in names.items():
+                if path == target or path.startswith(target + "#"):
+                    return name + path[len(target) :]
+            return Path(path).name
+
+        skipped = [SkippedFile(path=client_name(s.path), reason=s.reason) for s in report.skipped]
         return report.model_copy(update={"skipped": skipped})
 
     def _forget_old(self, conn: sqlite3.Connection) -> None:

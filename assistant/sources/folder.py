@@ -1,4 +1,5 @@
-"""A folder (or files) on disk as a Source: items are supported files, versioned by content hash."""
+"""A folder (or files) on disk as a Source: items are supported files (and the parts of those that
+hold parts, an e-mail's attachments), versioned by content hash."""
 
 from __future__ import annotations
 
@@ -11,6 +12,7 @@ from pathlib import Path
 from assistant.errors import FileTooLargeError
 from assistant.fileio import file_checksum
 from assistant.ingest import SUPPORTED_EXTENSIONS
+from assistant.ingest.parts import holds_parts, list_parts, part_location, read_part, split_part_location
 from assistant.models import SkippedFile
 from assistant.sources.protocol import Fetched, ItemChangedError, Listing, SourceItem
 
@@ -56,7 +58,9 @@ class FolderSource:
     def name(self) -> str:
         return "folder " + " ".join(str(p) for p in self.paths)
 
-    def list_items(self) -> Listing:
+    def list_items(self, max_bytes: int) -> Listing:
+        """Each supported file, and each indexable part of a file that holds parts (an e-mail's
+        attachments), versioned by the file's hash: a changed file re-indexes its parts."""
         files, skipped = find_files(self.paths)
         listing = Listing(skipped=skipped)
         seen: set[str] = set()
@@ -66,19 +70,24 @@ class FolderSource:
                 continue
             seen.add(item_id)
             try:
-                version = file_checksum(path)
+                version, parts = _version_and_parts(path, max_bytes)
             except OSError as exc:
                 listing.skipped.append(SkippedFile(path=str(path), reason=f"cannot read: {exc}"))
                 continue
             listing.items.append(SourceItem(item_id, version, path.stem, str(path)))
+            listing.items.extend(
+                SourceItem(part_location(item_id, key), version, key, part_location(str(path), key))
+                for key in parts
+            )
         return listing
 
     def owns(self, item_id: str) -> bool:
-        item = Path(item_id)
+        item = Path(split_part_location(item_id)[0])
         return any(item == root or root in item.parents for root in (p.resolve() for p in self.paths))
 
     def fetch(self, item: SourceItem, max_bytes: int) -> Fetched:
-        path = Path(item.location)
+        location, key = split_part_location(item.location)
+        path = Path(location)
         try:
             size = path.stat().st_size
             if size > max_bytes:
@@ -90,5 +99,19 @@ class FolderSource:
             raise ItemChangedError(f"cannot read file: {exc.strerror or exc}") from exc
         if hashlib.sha256(data).hexdigest() != item.version:
             raise ItemChangedError("file changed while it was read (a save in progress)")
-        media_type = mimetypes.guess_type(path.name)[0] or "application/octet-stream"
-        return Fetched(data, media_type, path.name)
+        if key is None:
+            return Fetched(data, _media_type(path.name), path.name)
+        part = read_part(data, location, key)
+        return Fetched(part.data, _media_type(part.name), part.name, part.metadata)
+
+
+def _version_and_parts(path: Path, max_bytes: int) -> tuple[str, list[str]]:
+    """The file's hash and its parts' keys, from one read (a file past `max_bytes` is not parsed)."""
+    if not holds_parts(path) or path.stat().st_size > max_bytes:
+        return file_checksum(path), []
+    data = path.read_bytes()
+    return hashlib.sha256(data).hexdigest(), list_parts(data, path)
+
+
+def _media_type(name: str) -> str:
+    return mimetypes.guess_type(name)[0] or "application/octet-stream"

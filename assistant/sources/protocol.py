@@ -8,7 +8,7 @@ removes vanished ones and skips the rest, without knowing what kind of source it
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from typing import Protocol, runtime_checkable
+from typing import Any, Protocol, runtime_checkable
 
 from assistant.errors import LoadError
 from assistant.models import SkippedFile
@@ -31,11 +31,13 @@ class SourceItem:
 
 @dataclass(frozen=True, slots=True)
 class Fetched:
-    """One item's bytes; `name` is a file name whose extension tells the loader the kind."""
+    """One item's bytes; `name` is a file name whose extension tells the loader the kind, and
+    `metadata` what the source knows of the item beyond its bytes (an attachment's message)."""
 
     data: bytes
     media_type: str
     name: str
+    metadata: dict[str, Any] = field(default_factory=dict)
 
 
 @dataclass(slots=True)
@@ -66,8 +68,9 @@ class Source(Protocol):
         """A short label for logs and status ("folder corpus/", "web https://…")."""
         ...
 
-    def list_items(self) -> Listing:
-        """Every item the source holds now."""
+    def list_items(self, max_bytes: int) -> Listing:
+        """Every item the source holds now (an item past `max_bytes` is listed, never opened:
+        its fetch says it is too large)."""
         ...
 
     def owns(self, item_id: str) -> bool:

@@ -80,7 +80,8 @@ class WebSource:
             return False
         return not self.same_host or _host(url) == _host(self.url)
 
-    def list_items(self) -> Listing:
+    def list_items(self, max_bytes: int) -> Listing:
+        del max_bytes  # a page's size is known once fetched, where it is checked
         listing = Listing()
         self._previous = set(self.pages)
         robots = _robots(self.url)

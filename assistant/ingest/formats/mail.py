@@ -1,9 +1,10 @@
-"""E-mail (.eml, .mbox): headers as metadata, the body as text, attachments as their own sections.
+"""E-mail (.eml, .mbox): headers as metadata, the body as text; attachments are their own documents.
 
-The loader contract is one file -> one LoadedDocument, so an attachment of a supported type
-is read by its own format's reader and appended to the message as a separated section
-("Attachment: NAME"), its page numbers kept. Text parts are decoded by their declared charset
-with replacement characters for bad bytes; an unknown charset falls back to detection.
+A message's document holds its headers and body. Each attachment of a supported type is a
+part of the file (see `assistant.ingest.parts`): a source lists it beside the message and it
+is indexed as its own document by its own format's reader, with its message named in its
+metadata. Text parts are decoded by their declared charset with replacement characters for
+bad bytes; an unknown charset falls back to detection.
 """
 
 from __future__ import annotations
@@ -14,11 +15,12 @@ import email.policy
 import email.utils
 import logging
 import re
+from dataclasses import dataclass
 from email.message import EmailMessage, Message
-from pathlib import Path
+from pathlib import Path, PurePosixPath
 from typing import Any
 
-from assistant.errors import AssistantError
+from assistant.errors import AssistantError, LoadError
 from assistant.ingest.formats.html import html_to_text
 from assistant.ingest.text import decode_bytes, normalise_text
 from assistant.ingest.titles import clean_title, title_from_filename
@@ -34,37 +36,94 @@ _MBOX_QUOTED_FROM = re.compile(rb"^>(>*From )", re.M)
 
 
 def read(data: bytes, path: Path, max_bytes: int) -> LoadedDocument:
-    """One message (.eml) or every message of a mailbox (.mbox), in order."""
+    """One message (.eml) or every message of a mailbox (.mbox), in order, without attachments."""
+    messages = _messages(data, path)
+    metadata: dict[str, Any] = {"format": "email"}
+    if len(messages) > 1:
+        metadata["messages"] = len(messages)
+    else:
+        metadata.update(_headers(messages[0]))
+    sections: list[str] = []
+    for message in messages:
+        sections.append(_header_block(_headers(message)))
+        sections.append(_body_text(message))
+    for attachment in _attachments(messages):
+        if attachment.problem is None:
+            metadata.setdefault("attachments", []).append(attachment.key)
+        else:
+            metadata.setdefault("attachments_skipped", []).append(f"{attachment.key}: {attachment.problem}")
+    text = normalise_text("\n\n".join(s for s in (normalise_text(s).strip() for s in sections) if s))
+    subject = metadata.get("subject") if len(messages) == 1 else _headers(messages[0]).get("subject")
+    title = clean_title(subject if isinstance(subject, str) else None) or title_from_filename(path)
+    return LoadedDocument(text=text, title=title, source=str(path), metadata=metadata)
+
+
+@dataclass(frozen=True, slots=True)
+class Attachment:
+    """One attachment: `key` is unique in the file ("memo.docx", "memo (2).docx"), `name` is its
+    file name (the extension picks the reader), `problem` why it is not indexed, if it is not."""
+
+    key: str
+    name: str
+    problem: str | None
+    message: Message
+    part: Message
+
+
+def attachments(data: bytes, path: Path) -> list[Attachment]:
+    """Every attachment of every message in the file, in order."""
+    return _attachments(_messages(data, path))
+
+
+def attachment_document(data: bytes, path: Path, key: str) -> tuple[str, bytes, dict[str, Any]]:
+    """The indexable attachment `key`: its file name, its bytes and its message's headers."""
+    for attachment in attachments(data, path):
+        if attachment.key == key and attachment.problem is None:
+            payload = attachment.part.get_payload(decode=True)
+            if not isinstance(payload, bytes):
+                break
+            return attachment.name, payload, _headers(attachment.message)
+    raise LoadError(f"the message has no attachment {key!r}")
+
+
+def _messages(data: bytes, path: Path) -> list[Message]:
     if path.suffix.lower() == ".mbox":
-        raw_messages = [m for m in _MBOX_SEPARATOR.split(data) if m.strip()]
+        raw_messages = [m for m in _MBOX_SEPARATOR.split(data) if m.strip()] or [data]
     else:
         raw_messages = [data]
-    sections: list[_Section] = []
-    metadata: dict[str, Any] = {"format": "email"}
-    for number, raw in enumerate(raw_messages, start=1):
-        message = email.message_from_bytes(_MBOX_QUOTED_FROM.sub(rb"\1", raw), policy=email.policy.default)
-        headers = _headers(message)
-        if number == 1:
-            metadata.update(headers)
-        sections.append(_Section(_header_block(headers), []))
-        sections.append(_Section(_body_text(message), []))
-        sections.extend(_attachments(message, max_bytes, metadata))
-    if len(raw_messages) > 1:
-        metadata = {"format": "email", "messages": len(raw_messages)}
-    text, pages = _join_sections(sections)
-    subject = metadata.get("subject")
-    title = clean_title(subject if isinstance(subject, str) else None) or title_from_filename(path)
-    return LoadedDocument(text=text, title=title, source=str(path), pages=pages, metadata=metadata)
+    return [
+        email.message_from_bytes(_MBOX_QUOTED_FROM.sub(rb"\1", raw), policy=email.policy.default)
+        for raw in raw_messages
+    ]
 
 
-class _Section:
-    """A part of the message's text and its page ranges (relative to the part)."""
+def _attachments(messages: list[Message]) -> list[Attachment]:
+    from assistant.ingest.formats import reader_for  # the registry imports this module
 
-    __slots__ = ("pages", "text")
+    found: list[Attachment] = []
+    keys: set[str] = set()
+    for message in messages:
+        if not isinstance(message, EmailMessage):
+            continue
+        for part in message.iter_attachments():
+            name = _plain_name(part.get_filename())
+            stem, suffix = PurePosixPath(name).stem, PurePosixPath(name).suffix
+            key, number = name, 1
+            while key in keys:  # a second "memo.docx" is "memo (2).docx"
+                number += 1
+                key = f"{stem} ({number}){suffix}"
+            keys.add(key)
+            extension = suffix.lower()
+            unsupported = extension in EXTENSIONS or reader_for(extension) is None or part.is_multipart()
+            found.append(Attachment(key, name, "unsupported type" if unsupported else None, message, part))
+    return found
 
-    def __init__(self, text: str, pages: list[tuple[int, int, int]]) -> None:
-        self.text = text
-        self.pages = pages
+
+def _plain_name(raw: str | None) -> str:
+    """An attachment's file name without any folder part or control characters."""
+    name = (raw or "").replace("\\", "/").rsplit("/", 1)[-1]
+    name = "".join(ch for ch in name if ch.isprintable()).strip().lstrip(".")
+    return name or "attachment"
 
 
 def _headers(message: Message) -> dict[str, Any]:
@@ -120,56 +179,3 @@ def _body_text(message: Message) -> str:
     if body.get_content_subtype() == "html":
         content = html_to_text(content)[0]
     return normalise_text(content).strip()
-
-
-def _attachments(message: Message, max_bytes: int, metadata: dict[str, Any]) -> list[_Section]:
-    """Each attachment of a supported type as its own section; others are listed in metadata."""
-    from assistant.ingest.formats import reader_for  # the registry imports this module
-
-    sections: list[_Section] = []
-    if not isinstance(message, EmailMessage):
-        return sections
-    for part in message.iter_attachments():
-        name = part.get_filename() or "attachment"
-        reader = reader_for(Path(name).suffix.lower())
-        payload = part.get_payload(decode=True)
-        if reader is None or reader is read or not isinstance(payload, bytes):
-            metadata.setdefault("attachments_skipped", []).append(f"{name}: unsupported type")
-            continue
-        try:
-            if len(payload) > max_bytes:
-                raise AssistantError(f"too large ({len(payload):,} bytes)")
-            document = reader(payload, Path(name), max_bytes)
-        except Exception as exc:  # one bad attachment must not lose the message
-            metadata.setdefault("attachments_skipped", []).append(f"{name}: {exc}")
-            continue
-        metadata.setdefault("attachments", []).append(name)
-        sections.append(_Section(f"Attachment: {name}", []))
-        sections.append(_Section(document.text.strip(), document.pages))
-    return sections
-
-
-def _join_sections(sections: list[_Section]) -> tuple[str, list[tuple[int, int, int]]]:
-    """Non-empty sections joined by blank lines, each section's page ranges shifted to match."""
-    parts: list[str] = []
-    pages: list[tuple[int, int, int]] = []
-    length = 0
-    for section in sections:
-        full = normalise_text(section.text)  # idempotent: a reader's text and pages are unchanged
-        text = full.strip()
-        if not text:
-            continue
-        if parts:
-            parts.append("\n\n")
-            length += 2
-        leading = len(full) - len(full.lstrip())
-        pages.extend(
-            (start - leading + length, end - leading + length, page) for start, end, page in section.pages
-        )
-        parts.append(text)
-        length += len(text)
-    joined = "".join(parts)
-    if normalise_text(joined) != joined:  # a word hyphenated across two sections; keep offsets honest
-        log.warning("e-mail sections were not stable under normalisation; page ranges dropped")
-        return normalise_text(joined), []
-    return joined, pages
