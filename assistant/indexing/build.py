@@ -38,9 +38,15 @@ def doc_id_stem(location: str) -> str:
 
 
 def _write_document(
-    writer: StoreWriter, item: Prepared, vectors: Vectors, reserved: set[str], report: IndexReport
+    writer: StoreWriter,
+    item: Prepared,
+    vectors: Vectors,
+    reserved: set[str],
+    report: IndexReport,
+    sets: Sequence[str] | None,
 ) -> None:
-    """Write one document; doc ids are given here, in item order, whichever path embedded it."""
+    """Write one document in `sets` (None: a replaced document keeps its own); doc ids are given
+    here, in item order, whichever path embedded it."""
     if item.replaces is not None:
         writer.remove_document(item.replaces)
         doc_id = item.replaces
@@ -65,6 +71,7 @@ def _write_document(
         sentence_vectors=vectors.sentences,
         chunks=item.chunks,
         chunk_vectors=vectors.chunks,
+        sets=sets,
     )
 
 
@@ -114,7 +121,7 @@ def sync_source(
         if live_mode is not None:  # kept until a batch is embedded
             manifest.extra = {**manifest.extra, "sentence_vectors": live_mode}
         known = writer.documents_by_source()
-        named = [item.id for item in listing.items]  # what `sets` applies to (not re-chunked others)
+        named = {item.id for item in listing.items}  # what `sets` applies to (not re-chunked others)
         same_chunking = writer.chunking_matches()
         if not same_chunking and widen is not None:
             # Chunking settings changed: every document is re-chunked, not only those listed now.
@@ -140,10 +147,11 @@ def sync_source(
                 if isinstance(outcome, str):
                     report.skipped.append(SkippedFile(path=job.item.location, reason=outcome))
                 else:
-                    _write_document(writer, *outcome, reserved, report)
+                    named_sets = sets if job.item.id in named else None
+                    _write_document(writer, *outcome, reserved, report, named_sets)
         if sets is not None:
             by_source = writer.documents_by_source()
-            for key in named:
+            for key in sorted(named):
                 found = by_source.get(key)
                 if found is not None:
                     writer.set_document_sets(found[0], sets)
