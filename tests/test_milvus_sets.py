@@ -13,7 +13,7 @@ from click.testing import CliRunner
 
 from assistant.cli import main
 from assistant.core import Assistant
-from assistant.errors import DocumentNotFoundError
+from assistant.errors import ConfigError, DocumentNotFoundError
 from assistant.models import SearchFilters
 from assistant.settings import Settings
 from assistant.store import ReadView
@@ -249,3 +249,30 @@ def _all_chunk_ids(view: ReadView) -> list[int]:
     vector = np.zeros(view.manifest.dimension, dtype=np.float32)
     vector[0] = 1.0
     return [i for i, _ in view.search([(vector, "")], 100, 100, mode="dense")]
+
+
+def test_a_milvus_index_made_before_sets_reads_as_default_and_asks_for_a_rebuild(
+    sample_assistant: Assistant, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from assistant.store.milvus import store as milvus_store
+
+    folder = _folder(tmp_path / "docs", {"hr-alpha": HR["hr-alpha"], "hr-menu": HR["hr-menu"]})
+    _milvus(tmp_path, sample_assistant).index_paths([folder], sets=["hr"])
+    # collections without the sets field, as an index written before them has
+    monkeypatch.setattr(milvus_store, "has_sets", lambda client, prefix: False)
+    old = _milvus(tmp_path, sample_assistant)
+    view = _view(old)
+    assert view.set_counts() == {"default": 2}
+    assert view.document_sets() == {"hr-alpha": ["default"], "hr-menu": ["default"]}
+    assert view.doc_ids_in_sets(["hr"]) == []
+    request = [(old.embed_query(QUERY), QUERY)]
+    assert view.search(request, 3, 3, sets=["hr"]) == []
+    assert {d for d, _ in _keys(view, view.search(request, 3, 3, sets=["default"]))} <= {
+        "hr-alpha",
+        "hr-menu",
+    }
+    with pytest.raises(ConfigError, match="--rebuild"):
+        old.index_paths([folder], sets=["hr"])
+    assert sorted(old.index_paths([folder], rebuild=True, sets=["hr"]).added) == ["hr-alpha", "hr-menu"]
+    monkeypatch.undo()
+    assert _view(_milvus(tmp_path, sample_assistant)).set_counts() == {"hr": 2}
