@@ -1,6 +1,9 @@
 """Document sets on the Milvus backend (Milvus Lite in this process): stored on every chunk and
 filtered inside the dense and the BM25 request, changed without re-embedding, hidden from
-listings and lookups outside the caller's sets."""
+listings and lookups outside the caller's sets.
+
+The tests over the two-set index run on the snapshot store too: both backends must give the
+same answer to "the top k inside a set equal those of an index of that set alone"."""
 
 from __future__ import annotations
 
@@ -18,9 +21,7 @@ from assistant.models import SearchFilters
 from assistant.settings import Settings
 from assistant.store import ReadView
 
-pytest.importorskip("pymilvus", reason='the Milvus backend needs `pip install "assistant[milvus]"`')
-pytest.importorskip("milvus_lite")
-
+BACKENDS = ["snapshot", "milvus"]
 QUERY = "reactor megawatts near the river"
 #: the marker of a public document: a caller limited to `hr` must never see it
 MARKER = "Zephyrine"
@@ -50,9 +51,18 @@ def _folder(root: Path, docs: dict[str, str]) -> Path:
     return root
 
 
-def _milvus(root: Path, shared: Assistant) -> Assistant:
+def _needs_milvus() -> None:
+    pytest.importorskip("pymilvus", reason='the Milvus backend needs `pip install "assistant[milvus]"`')
+    pytest.importorskip("milvus_lite")
+
+
+def _index(root: Path, shared: Assistant, backend: str = "milvus") -> Assistant:
+    """An Assistant over a new index at `root` on `backend` (Milvus Lite: a file of its own)."""
     index_dir = root / "index"
-    settings = Settings(index_dir=index_dir, store="milvus", milvus_uri=str(root / "milvus.db"))
+    settings = Settings(index_dir=index_dir, store=backend)
+    if backend == "milvus":
+        _needs_milvus()
+        settings = Settings(index_dir=index_dir, store=backend, milvus_uri=str(root / "milvus.db"))
     return Assistant(index_dir, settings, shared.embedder)
 
 
@@ -67,29 +77,38 @@ def _keys(view: ReadView, hits: list[tuple[int, float]]) -> list[tuple[str, int]
     return [(rows[i].doc_id, rows[i].ord) for i, _ in hits]
 
 
+@pytest.fixture(scope="module", params=BACKENDS)
+def backend(request: pytest.FixtureRequest) -> str:
+    return str(request.param)
+
+
 @pytest.fixture(scope="module")
-def two_sets(sample_assistant: Assistant, tmp_path_factory: pytest.TempPathFactory) -> tuple[Assistant, Path]:
-    """One Milvus index of `hr` and `public`, each indexed from its own folder with --set."""
-    root = tmp_path_factory.mktemp("milvus-sets")
-    assistant = _milvus(root, sample_assistant)
+def two_sets(
+    sample_assistant: Assistant, tmp_path_factory: pytest.TempPathFactory, backend: str
+) -> Assistant:
+    """One index of `hr` and `public`, each indexed from its own folder with --set."""
+    root = tmp_path_factory.mktemp(f"{backend}-sets")
+    assistant = _index(root, sample_assistant, backend)
     hr = _folder(root / "hr", HR)
     assert sorted(assistant.index_paths([hr], sets=["hr"]).added) == sorted(HR)
     public = _folder(root / "public", PUBLIC)
     assert sorted(assistant.index_paths([public], sets=["public"]).added) == sorted(PUBLIC)
-    return assistant, hr
+    return assistant
 
 
 @pytest.fixture(scope="module")
-def hr_alone(sample_assistant: Assistant, tmp_path_factory: pytest.TempPathFactory) -> Assistant:
+def hr_alone(
+    sample_assistant: Assistant, tmp_path_factory: pytest.TempPathFactory, backend: str
+) -> Assistant:
     """An index of the `hr` documents only (the reference for search inside the set)."""
-    root = tmp_path_factory.mktemp("milvus-hr-alone")
-    assistant = _milvus(root, sample_assistant)
+    root = tmp_path_factory.mktemp(f"{backend}-hr-alone")
+    assistant = _index(root, sample_assistant, backend)
     assert sorted(assistant.index_paths([_folder(root / "hr", HR)]).added) == sorted(HR)
     return assistant
 
 
-def test_sets_are_stored_listed_and_counted(two_sets: tuple[Assistant, Path]) -> None:
-    assistant, _ = two_sets
+def test_sets_are_stored_listed_and_counted(two_sets: Assistant) -> None:
+    assistant = two_sets
     view = _view(assistant)
     assert view.set_counts() == {"hr": len(HR), "public": len(PUBLIC)}
     assert view.doc_ids_in_sets(["hr"]) == sorted(HR)
@@ -107,9 +126,9 @@ def test_sets_are_stored_listed_and_counted(two_sets: tuple[Assistant, Path]) ->
 
 
 def test_search_inside_a_set_equals_an_index_of_that_set_alone(
-    two_sets: tuple[Assistant, Path], hr_alone: Assistant
+    two_sets: Assistant, hr_alone: Assistant
 ) -> None:
-    assistant, _ = two_sets
+    assistant = two_sets
     view, alone = _view(assistant), _view(hr_alone)
     vector = assistant.embed_query(QUERY)
     request = [(vector, QUERY)]
@@ -139,8 +158,8 @@ def test_search_inside_a_set_equals_an_index_of_that_set_alone(
         assert view.search(request, k, k, mode=mode, sets=["nobody"]) == []
 
 
-def test_search_and_ask_limited_to_a_set_never_see_another(two_sets: tuple[Assistant, Path]) -> None:
-    assistant, _ = two_sets
+def test_search_and_ask_limited_to_a_set_never_see_another(two_sets: Assistant) -> None:
+    assistant = two_sets
     hr = SearchFilters(sets=["hr"])
     questions = [QUERY, "What was the north reactor named?", "Which reactor feeds the river mill?"]
     for question in questions:
@@ -160,7 +179,7 @@ def test_search_and_ask_limited_to_a_set_never_see_another(two_sets: tuple[Assis
 def test_changing_sets_reembeds_nothing_and_old_readers_keep_theirs(
     sample_assistant: Assistant, tmp_path: Path
 ) -> None:
-    assistant = _milvus(tmp_path, sample_assistant)
+    assistant = _index(tmp_path, sample_assistant)
     hr = _folder(tmp_path / "hr", {name: HR[name] for name in ("hr-alpha", "hr-gamma")})
     first = assistant.index_paths([hr], sets=["hr"])
     assert first.embedded_texts > 0
@@ -211,7 +230,7 @@ def test_changing_sets_reembeds_nothing_and_old_readers_keep_theirs(
 
 def test_sets_of_a_document_added_by_the_same_writer(sample_assistant: Assistant, tmp_path: Path) -> None:
     """A document this writer added, then put in other sets, is rewritten before anyone reads it."""
-    assistant = _milvus(tmp_path, sample_assistant)
+    assistant = _index(tmp_path, sample_assistant)
     folder = _folder(tmp_path / "docs", {"hr-alpha": HR["hr-alpha"], "hr-menu": HR["hr-menu"]})
     assistant.index_paths([folder])
     view = _view(assistant)
@@ -227,6 +246,7 @@ def test_sets_of_a_document_added_by_the_same_writer(sample_assistant: Assistant
 
 
 def test_index_build_set_and_index_sets_on_milvus(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    _needs_milvus()
     monkeypatch.setenv("ASSISTANT_STORE", "milvus")
     monkeypatch.setenv("ASSISTANT_MILVUS_URI", str(tmp_path / "cli.db"))
     folder = _folder(tmp_path / "docs", {"hr-alpha": HR["hr-alpha"], "hr-leave": HR["hr-leave"]})
@@ -254,13 +274,14 @@ def _all_chunk_ids(view: ReadView) -> list[int]:
 def test_a_milvus_index_made_before_sets_reads_as_default_and_asks_for_a_rebuild(
     sample_assistant: Assistant, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
+    _needs_milvus()
     from assistant.store.milvus import store as milvus_store
 
     folder = _folder(tmp_path / "docs", {"hr-alpha": HR["hr-alpha"], "hr-menu": HR["hr-menu"]})
-    _milvus(tmp_path, sample_assistant).index_paths([folder], sets=["hr"])
+    _index(tmp_path, sample_assistant).index_paths([folder], sets=["hr"])
     # collections without the sets field, as an index written before them has
     monkeypatch.setattr(milvus_store, "has_sets", lambda client, prefix: False)
-    old = _milvus(tmp_path, sample_assistant)
+    old = _index(tmp_path, sample_assistant)
     view = _view(old)
     assert view.set_counts() == {"default": 2}
     assert view.document_sets() == {"hr-alpha": ["default"], "hr-menu": ["default"]}
@@ -275,4 +296,4 @@ def test_a_milvus_index_made_before_sets_reads_as_default_and_asks_for_a_rebuild
         old.index_paths([folder], sets=["hr"])
     assert sorted(old.index_paths([folder], rebuild=True, sets=["hr"]).added) == ["hr-alpha", "hr-menu"]
     monkeypatch.undo()
-    assert _view(_milvus(tmp_path, sample_assistant)).set_counts() == {"hr": 2}
+    assert _view(_index(tmp_path, sample_assistant)).set_counts() == {"hr": 2}

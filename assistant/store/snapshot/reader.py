@@ -290,6 +290,8 @@ class Snapshot:
         if not rows:
             return None
         info = self._doc_dict(rows[0][:8])
+        sets = self._query(self._sets_sql("SELECT name FROM sets WHERE doc_id = ? ORDER BY name"), (doc_id,))
+        info["sets"] = [name for (name,) in sets]
         info["text"] = rows[0][8]
         info["pages"] = [tuple(p) for p in json.loads(rows[0][9])]
         return info
