@@ -300,7 +300,6 @@ def _by_id(doc: dict[str, Any]) -> str:
 def _doc_dict(row: dict[str, Any]) -> dict[str, Any]:
     info = json.loads(row["info"])
     return {
-        "sets": row[SETS_FIELD],
         "doc_id": row["doc_id"],
         "title": info["title"],
         "source": info["source"],
@@ -309,4 +308,5 @@ def _doc_dict(row: dict[str, Any]) -> dict[str, Any]:
         "content_hash": row["content_hash"],
         "indexed_at": info["indexed_at"],
         "metadata": info["metadata"],
+        "sets": row[SETS_FIELD],
     }
