@@ -241,11 +241,13 @@ class Assistant:
         vectors = [self.embed_query(f) if mode != "keyword" else None for f in forms]
         timings["embed"] = _ms(started)
         started = time.perf_counter()
-        doc_ids = allowed_doc_ids(snapshot, filters)
-        chunks = retrieve(snapshot, list(zip(vectors, forms, strict=True)), k, doc_ids, mode)
+        # the caller's sets go into the store's search with the doc_ids (filtered inside it)
+        doc_ids = filters.doc_ids if filters is not None else None
+        sets = filters.sets if filters is not None else None
+        chunks = retrieve(snapshot, list(zip(vectors, forms, strict=True)), k, doc_ids, mode, sets)
         if resolution.rewritten and resolution.prior_docs:
             prior = prior_doc_ids(resolution.prior_docs, doc_ids)
-            found = retrieve(snapshot, [(vectors[0], question)], k, prior, mode) if prior else []
+            found = retrieve(snapshot, [(vectors[0], question)], k, prior, mode, sets) if prior else []
             chunks = with_prior(chunks, found, k)
         timings["retrieve"] = _ms(started)
         # Sentences are scored against the question itself unless it is too short to stand alone.
@@ -259,7 +261,7 @@ class Assistant:
         def search_again(text: str) -> ComposeContext | None:
             """The same question searched with another text (a second hop), same filters."""
             again = self.embed_query(text) if mode != "keyword" else None
-            found = retrieve(snapshot, [(again, text)], k, doc_ids, mode)
+            found = retrieve(snapshot, [(again, text)], k, doc_ids, mode, sets)
             return _compose_context(question, text, again, found, snapshot) if found else None
 
         context = _compose_context(question, query_text, vector, chunks, snapshot)
@@ -514,20 +516,6 @@ class Assistant:
                 self.gaps.record(answer.question, reason, doc_ids, answer.confidence)
             except (sqlite3.Error, OSError) as exc:  # a gap log that cannot be written never costs an answer
                 log.warning("content gap not recorded: %s", exc)
-
-
-def allowed_doc_ids(snapshot: ReadView, filters: SearchFilters | None) -> list[str] | None:
-    """The documents a search may see: the filter's doc_ids, narrowed (never widened) to the
-    documents in the caller's sets; None when neither limits it."""
-    if filters is None:
-        return None
-    if filters.sets is None:
-        return filters.doc_ids
-    allowed = snapshot.doc_ids_in_sets(filters.sets)
-    if filters.doc_ids is not None:
-        wanted = set(filters.doc_ids)
-        allowed = [d for d in allowed if d in wanted]
-    return allowed
 
 
 def _ms(started: float) -> float:

@@ -30,16 +30,21 @@ DOCS = {
 }
 
 
-@pytest.fixture(scope="module")
+@pytest.fixture(scope="module", params=["snapshot", "milvus"])
 def setup(
-    tmp_path_factory: pytest.TempPathFactory, sample_assistant: Assistant
+    request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory, sample_assistant: Assistant
 ) -> Iterator[tuple[TestClient, dict[str, str]]]:
-    root = tmp_path_factory.mktemp("access")
+    """The two-set index on each store backend (Milvus Lite in a file of its own)."""
+    store: dict[str, str] = {"store": request.param}
+    root = tmp_path_factory.mktemp(f"access-{request.param}")
+    if request.param == "milvus":
+        pytest.importorskip("pymilvus", reason='the Milvus backend needs `pip install "assistant[milvus]"`')
+        store["milvus_uri"] = str(root / "milvus.db")
     for name, text in DOCS.items():
         (root / name).parent.mkdir(parents=True, exist_ok=True)
         (root / name).write_text(text)
     index_dir = root / "index"
-    assistant = assistant_on(index_dir, sample_assistant, api_key=ADMIN_KEY)
+    assistant = assistant_on(index_dir, sample_assistant, api_key=ADMIN_KEY, **store)
     assistant.index_paths([root / "pub"])
     assistant.index_paths([root / "hr"], sets=["hr"])
     keys = KeyStore.for_index(index_dir)

@@ -159,3 +159,20 @@ def test_index_build_set_changes_sets_without_reembedding_and_index_sets_counts(
     listed = runner.invoke(main, ["index", "sets", *index])
     assert listed.exit_code == 0, listed.output
     assert listed.output.splitlines() == ["eu\t2", "hr\t2"]
+
+
+def test_a_replaced_document_keeps_its_sets(sample_assistant: Assistant, tmp_path: Path) -> None:
+    """A changed file re-indexed without naming sets (a source sync) stays in the sets it had."""
+    folder = tmp_path / "docs"
+    folder.mkdir()
+    (folder / "alpha.txt").write_text(DOCS["alpha"])
+    assistant = Assistant(
+        tmp_path / "index",
+        Settings(index_dir=tmp_path / "index", store="snapshot"),
+        sample_assistant.embedder,
+    )
+    assistant.index_paths([folder], sets=["hr", "eu"])
+    (folder / "alpha.txt").write_text(DOCS["alpha"].replace("40", "75"))
+    assert assistant.index_paths([folder]).replaced == ["alpha"]
+    assert _view(assistant).document_sets() == {"alpha": ["eu", "hr"]}
+    assert assistant.get_document("alpha", ["hr"]).sets == ["eu", "hr"]

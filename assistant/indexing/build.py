@@ -44,9 +44,15 @@ def doc_id_stem(location: str) -> str:
 
 
 def _write_document(
-    writer: StoreWriter, item: Prepared, vectors: Vectors, reserved: set[str], report: IndexReport
+    writer: StoreWriter,
+    item: Prepared,
+    vectors: Vectors,
+    reserved: set[str],
+    report: IndexReport,
+    sets: Sequence[str] | None,
 ) -> None:
-    """Write one document; doc ids are given here, in item order, whichever path embedded it."""
+    """Write one document in `sets` (None: a replaced document keeps its own); doc ids are given
+    here, in item order, whichever path embedded it."""
     if item.replaces is not None:
         writer.remove_document(item.replaces)
         doc_id = item.replaces
@@ -71,6 +77,7 @@ def _write_document(
         sentence_vectors=vectors.sentences,
         chunks=item.chunks,
         chunk_vectors=vectors.chunks,
+        sets=sets,
     )
 
 
@@ -120,7 +127,7 @@ def sync_source(
         if live_mode is not None:  # kept until a batch is embedded
             manifest.extra = {**manifest.extra, "sentence_vectors": live_mode}
         known = writer.documents_by_source()
-        named = [item.id for item in listing.items]  # what `sets` applies to (not re-chunked others)
+        named = {item.id for item in listing.items}  # what `sets` applies to (not re-chunked others)
         same_chunking = writer.chunking_matches()
         if not same_chunking and widen is not None:
             # Chunking settings changed: every document is re-chunked, not only those listed now.
@@ -147,13 +154,14 @@ def sync_source(
                 if isinstance(outcome, str):
                     report.skipped.append(SkippedFile(path=job.item.location, reason=outcome))
                 else:
-                    _write_document(writer, *outcome, reserved, report)
+                    named_sets = sets if job.item.id in named else None
+                    _write_document(writer, *outcome, reserved, report, named_sets)
         if isinstance(embedder, CachingEmbedder):  # cache hits were asked for, not computed
             report.reused_texts = embedder.reused - reused_before
             report.embedded_texts -= report.reused_texts
         if sets is not None:
             by_source = writer.documents_by_source()
-            for key in named:
+            for key in sorted(named):
                 found = by_source.get(key)
                 if found is not None:
                     writer.set_document_sets(found[0], sets)

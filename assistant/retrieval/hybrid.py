@@ -26,14 +26,16 @@ def retrieve(
     top_k: int,
     doc_ids: Sequence[str] | None = None,
     mode: SearchMode = "hybrid",
+    sets: Sequence[str] | None = None,
 ) -> list[RetrievedChunk]:
     """The top_k chunks for one or more (vector, text) forms of a query, all rankings fused.
 
     Several forms serve conversations: the question alone and the question with earlier turns.
-    `doc_ids` restricts the search to those documents. How the rankings are made and fused is
+    `doc_ids` restricts the search to those documents, `sets` to the documents in any of them
+    (inside the store's search, so the top_k stay exact). How the rankings are made and fused is
     the store's business (RRF in Python for the embedded store, Milvus's own RRF ranker).
     """
     depth = max(top_k * DEPTH_FACTOR, MIN_DEPTH)
-    fused = view.search(queries, top_k, depth, doc_ids, mode)
+    fused = view.search(queries, top_k, depth, doc_ids, mode, sets)
     rows = view.chunks([i for i, _ in fused])
     return [RetrievedChunk(rows[i], score) for i, score in fused if i in rows]

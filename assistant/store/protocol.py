@@ -69,6 +69,19 @@ def chunk_key(doc_id: str, ord_: int) -> str:
 DEFAULT_SET = "default"
 
 
+def set_names(sets: Iterable[str]) -> list[str]:
+    """A document's sets as stored: stripped, unique, sorted; `default` when none is named."""
+    return sorted({name.strip() for name in sets if name.strip()}) or [DEFAULT_SET]
+
+
+def narrowed(doc_ids: Sequence[str] | None, allowed: Sequence[str]) -> list[str]:
+    """`allowed` limited to `doc_ids` (None: no limit): a filter narrows the sets, never widens."""
+    if doc_ids is None:
+        return list(allowed)
+    wanted = set(doc_ids)
+    return [d for d in allowed if d in wanted]
+
+
 class ReadView(Protocol):
     """One consistent version of the index: every read of a request sees the same documents."""
 
@@ -100,9 +113,13 @@ class ReadView(Protocol):
         depth: int,
         doc_ids: Sequence[str] | None = None,
         mode: SearchMode = "hybrid",
+        sets: Sequence[str] | None = None,
     ) -> list[tuple[int, float]]:
         """The k best chunk ids with their scores: each request's dense and keyword rankings
-        (`depth` deep), fused by reciprocal rank; one ranking alone keeps its own scores."""
+        (`depth` deep), fused by reciprocal rank; one ranking alone keeps its own scores.
+
+        Only chunks of `doc_ids` and of documents in any of `sets` compete (None: no limit), and
+        the limit is applied inside each ranking, so the k are exact among them."""
         ...
 
     def document_frequencies(self, terms: Iterable[str]) -> dict[str, int]:
@@ -150,7 +167,11 @@ class StoreWriter(Protocol):
         sentence_vectors: np.ndarray,
         chunks: Sequence[NewChunk],
         chunk_vectors: np.ndarray,
-    ) -> None: ...
+        sets: Sequence[str] | None = None,
+    ) -> None:
+        """Add a document in `sets` (None: the sets of the document it replaces in this writer,
+        else `default`)."""
+        ...
 
     def counts(self) -> tuple[int, int]:
         """(documents, chunks) as they stand in this writer."""

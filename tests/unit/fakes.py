@@ -32,6 +32,7 @@ from assistant.store import (
 )
 from assistant.store.fusion import fused_search
 from assistant.store.lexical import content_terms
+from assistant.store.protocol import DEFAULT_SET
 
 DIMENSION = 256
 _QUOTED = re.compile(r'"((?:[^"]|"")*)"')
@@ -142,7 +143,10 @@ class FakeSnapshot:
         depth: int,
         doc_ids: Sequence[str] | None = None,
         mode: SearchMode = "hybrid",
+        sets: Sequence[str] | None = None,
     ) -> list[tuple[int, float]]:
+        if sets is not None and DEFAULT_SET not in sets:
+            return []  # every document here is in the default set
         return fused_search(self, requests, k, depth, doc_ids, mode)
 
     def dense_search(

@@ -15,7 +15,7 @@ from assistant.models import DocumentMeta
 from assistant.store.fusion import RRF_K
 from assistant.store.lexical import content_terms
 from assistant.store.manifest import Manifest
-from assistant.store.milvus.schema import TEXT_PART, quoted, visible
+from assistant.store.milvus.schema import SETS_FIELD, TEXT_PART, in_sets, quoted, set_list, visible
 from assistant.store.protocol import DEFAULT_SET, ChunkRow, SearchMode, SearchRequest, SentenceRow, chunk_key
 
 # Milvus Lite cannot pin an iterator to a server timestamp, and pymilvus warns on every page;
@@ -54,7 +54,13 @@ class MilvusView:
     """Version `version` of the index: rows of later writes and tombstoned documents are hidden."""
 
     def __init__(
-        self, client: MilvusClient, prefix: str, version: int, manifest: Manifest, terms_from: int
+        self,
+        client: MilvusClient,
+        prefix: str,
+        version: int,
+        manifest: Manifest,
+        terms_from: int,
+        has_sets: bool = True,
     ) -> None:
         self.client = client
         self.prefix = prefix
@@ -66,6 +72,8 @@ class MilvusView:
         self._expr = visible(version, (r["doc_key"] for r in rows))
         self._df_cache: dict[str, int] = {}
         self._lock = threading.Lock()
+        # collections made before document sets: every document in them is in `default`
+        self._has_sets = has_sets
 
     def _query(
         self, kind: str, expr: str, fields: list[str], limit: int = QUERY_LIMIT
@@ -78,6 +86,22 @@ class MilvusView:
             consistency_level=STRONG,
         )
 
+    def _scope(self, doc_ids: Sequence[str] | None, sets: Sequence[str] | None) -> str | None:
+        """The filter of the rows a caller limited to `doc_ids` and `sets` may see (None: no row)."""
+        expr = self._expr
+        if doc_ids is not None:
+            if not doc_ids:
+                return None
+            expr += f" and doc_id in {quoted(doc_ids)}"
+        if sets is not None:
+            if not sets:
+                return None
+            if self._has_sets:
+                expr += f" and {in_sets(sets)}"
+            elif DEFAULT_SET not in sets:
+                return None
+        return expr
+
     # --- search -------------------------------------------------------------------------------
 
     def search(
@@ -87,14 +111,14 @@ class MilvusView:
         depth: int,
         doc_ids: Sequence[str] | None = None,
         mode: SearchMode = "hybrid",
+        sets: Sequence[str] | None = None,
     ) -> list[tuple[int, float]]:
         """Milvus ranks (dense by inner product, keyword by its BM25 function) and fuses with
-        its own RRF ranker (k = fusion.RRF_K); one ranking alone keeps its own scores."""
-        expr = self._expr
-        if doc_ids is not None:
-            if not doc_ids:
-                return []
-            expr += f" and doc_id in {quoted(doc_ids)}"
+        its own RRF ranker (k = fusion.RRF_K); one ranking alone keeps its own scores. The
+        documents and sets limit is part of each request's filter (exact top k inside it)."""
+        expr = self._scope(doc_ids, sets)
+        if expr is None:
+            return []
         searches: list[AnnSearchRequest] = []
         for vector, text in requests:
             if mode in ("hybrid", "dense") and vector is not None:
@@ -181,26 +205,38 @@ class MilvusView:
     # --- documents ---------------------------------------------------------------------------
 
     def documents(self) -> list[dict[str, Any]]:
-        rows = query_all(
-            self.client, f"{self.prefix}documents", self._expr, ["doc_id", "content_hash", "info"]
-        )
-        return sorted(({**_doc_dict(r), "sets": [DEFAULT_SET]} for r in rows), key=lambda d: d["doc_id"])
+        return sorted(map(_doc_dict, self._document_rows(None, ["content_hash", "info"])), key=_by_id)
 
-    # Document sets are not stored in Milvus yet: every document is in `default`, so a caller
-    # limited to other sets sees nothing here (never more than it may).
+    def _document_rows(
+        self, sets: Sequence[str] | None, fields: list[str], doc_id: str | None = None
+    ) -> list[dict[str, Any]]:
+        """The documents rows in any of `sets` (None: all), or document `doc_id`'s, each with
+        its sets (`default` for collections made before sets)."""
+        expr = self._scope(None if doc_id is None else [doc_id], sets)
+        if expr is None:
+            return []
+        wanted = ["doc_id", *fields] + ([SETS_FIELD] if self._has_sets else [])
+        rows = query_all(self.client, f"{self.prefix}documents", expr, wanted)
+        for row in rows:
+            row[SETS_FIELD] = set_list(row[SETS_FIELD]) if self._has_sets else [DEFAULT_SET]
+        return rows
 
     def document_sets(self) -> dict[str, list[str]]:
-        return {d["doc_id"]: [DEFAULT_SET] for d in self.documents()}
+        return {r["doc_id"]: r[SETS_FIELD] for r in self._document_rows(None, [])}
 
     def doc_ids_in_sets(self, sets: Iterable[str]) -> list[str]:
-        return [d["doc_id"] for d in self.documents()] if DEFAULT_SET in set(sets) else []
+        """The documents in any of `sets` (none for no sets), asked of Milvus by the sets field."""
+        return sorted(r["doc_id"] for r in self._document_rows(sorted(set(sets)), []))
 
     def set_counts(self) -> dict[str, int]:
-        count = len(self.documents())
-        return {DEFAULT_SET: count} if count else {}
+        counts: dict[str, int] = {}
+        for row in self._document_rows(None, []):
+            for name in row[SETS_FIELD]:
+                counts[name] = counts.get(name, 0) + 1
+        return dict(sorted(counts.items()))
 
     def document(self, doc_id: str) -> dict[str, Any] | None:
-        rows = self._query("documents", f"doc_id == {json.dumps(doc_id)}", ["doc_id", "content_hash", "info"])
+        rows = self._document_rows(None, ["content_hash", "info"], doc_id)
         if not rows:
             return None
         info = _doc_dict(rows[0])
@@ -257,6 +293,10 @@ def _chunk_row(row: dict[str, Any]) -> ChunkRow:
     )
 
 
+def _by_id(doc: dict[str, Any]) -> str:
+    return str(doc["doc_id"])
+
+
 def _doc_dict(row: dict[str, Any]) -> dict[str, Any]:
     info = json.loads(row["info"])
     return {
@@ -268,4 +308,5 @@ def _doc_dict(row: dict[str, Any]) -> dict[str, Any]:
         "content_hash": row["content_hash"],
         "indexed_at": info["indexed_at"],
         "metadata": info["metadata"],
+        "sets": row[SETS_FIELD],
     }

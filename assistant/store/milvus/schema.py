@@ -9,12 +9,18 @@ next version visible.
 Collections (names prefixed with settings.milvus_collection_prefix):
 
     meta        key -> JSON value: `live` (version and manifest), `lock` (the writer's lease)
-    documents   one row per document generation: metadata, counts, source key and hash
+    documents   one row per document generation: metadata, counts, source key and hash, sets
     texts       the document text in parts of TEXT_PART chars (VARCHAR holds at most 64 KiB)
-    chunks      chunk text (analyzed, BM25 function -> `sparse`), offsets, dense vector
+    chunks      chunk text (analyzed, BM25 function -> `sparse`), offsets, dense vector, sets
     sentences   offsets and vector of every sentence (the composer's candidates)
     terms       Snowball-stemmed term -> sentences holding it, per document generation
     tombstones  doc_key -> the version that removed it
+
+A document's sets are kept on its chunks (so a search filters on them inside the dense and the
+BM25 request, keeping the top k exact) and on its documents row (listings, counts), as a JSON
+field {"names": [...]}: pymilvus 2.5 fails to decode any empty query result of a collection with
+an ARRAY field. Changing them writes a new generation of the document from its stored rows:
+nothing is re-embedded.
 """
 
 from __future__ import annotations
@@ -44,6 +50,8 @@ KINDS = ("meta", "documents", "texts", "chunks", "sentences", "terms", "tombston
 #: the row collections readers filter by version (all but meta)
 ROW_KINDS = ("documents", "texts", "chunks", "sentences", "terms")
 MAX_KEY = 1024
+#: the field that holds a row's document sets (collections made before sets lack it)
+SETS_FIELD = "sets"
 
 
 def _row_schema(extra: Iterable[tuple[str, DataType, dict[str, Any]]]) -> Any:
@@ -59,6 +67,20 @@ def _generation_fields() -> list[tuple[str, DataType, dict[str, Any]]]:
         ("doc_key", DataType.VARCHAR, {"max_length": MAX_KEY + 32}),
         ("gen", DataType.INT64, {}),
     ]
+
+
+def _sets_field() -> tuple[str, DataType, dict[str, Any]]:
+    return (SETS_FIELD, DataType.JSON, {})
+
+
+def set_value(names: list[str]) -> dict[str, list[str]]:
+    """The stored value of a row's sets field."""
+    return {"names": names}
+
+
+def set_list(value: dict[str, Any]) -> list[str]:
+    """A row's sets, sorted, from its stored value."""
+    return sorted(value["names"])
 
 
 def create_collections(client: MilvusClient, prefix: str, dimension: int) -> None:
@@ -78,6 +100,7 @@ def create_collections(client: MilvusClient, prefix: str, dimension: int) -> Non
                 ("source_key", DataType.VARCHAR, {"max_length": 4096}),
                 ("content_hash", DataType.VARCHAR, {"max_length": 128}),
                 ("info", DataType.VARCHAR, json_field),
+                _sets_field(),
                 placeholder,
             ],
             {"placeholder": ("FLAT", "L2")},
@@ -109,6 +132,7 @@ def create_collections(client: MilvusClient, prefix: str, dimension: int) -> Non
                 ),
                 ("sparse", DataType.SPARSE_FLOAT_VECTOR, {}),
                 ("vector", DataType.FLOAT_VECTOR, {"dim": dimension}),
+                _sets_field(),
             ],
             {"vector": ("FLAT", "IP"), "sparse": ("SPARSE_INVERTED_INDEX", "BM25")},
         ),
@@ -172,6 +196,20 @@ def dimension_of(client: MilvusClient, prefix: str) -> int | None:
         if field["name"] == "vector":
             return int(field["params"]["dim"])
     return None
+
+
+def has_sets(client: MilvusClient, prefix: str) -> bool:
+    """Whether the chunks collection keeps document sets (one made before them does not)."""
+    name = f"{prefix}chunks"
+    if not client.has_collection(name):
+        return True
+    return any(f["name"] == SETS_FIELD for f in client.describe_collection(name)["fields"])
+
+
+def in_sets(sets: Iterable[str]) -> str:
+    """The filter that keeps the rows of documents in any of `sets`; not empty (Milvus refuses
+    an empty list: the caller answers "nothing" for no sets before asking)."""
+    return f'json_contains_any({SETS_FIELD}["names"], {quoted(sorted(set(sets)))})'
 
 
 def drop_collections(client: MilvusClient, prefix: str) -> None:

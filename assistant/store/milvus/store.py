@@ -8,11 +8,11 @@ from collections.abc import Iterator
 
 from pymilvus.exceptions import MilvusException
 
-from assistant.errors import IndexCorruptError, IndexNotFoundError
+from assistant.errors import ConfigError, IndexCorruptError, IndexNotFoundError
 from assistant.store.manifest import Manifest
 from assistant.store.milvus.meta import MilvusMeta
 from assistant.store.milvus.reader import MilvusView, version_name
-from assistant.store.milvus.schema import create_collections, dimension_of, drop_collections
+from assistant.store.milvus.schema import create_collections, dimension_of, drop_collections, has_sets
 from assistant.store.milvus.writer import MilvusWriter
 
 log = logging.getLogger(__name__)
@@ -43,7 +43,12 @@ class MilvusStore(MilvusMeta):
         if value is None:
             raise IndexCorruptError(f"version {version} of the Milvus index {self.describe()} is gone")
         return MilvusView(
-            self.client, self.prefix, version, Manifest(**value["manifest"]), value["terms_from"]
+            self.client,
+            self.prefix,
+            version,
+            Manifest(**value["manifest"]),
+            value["terms_from"],
+            has_sets(self.client, self.prefix),
         )
 
     @contextlib.contextmanager
@@ -52,11 +57,16 @@ class MilvusStore(MilvusMeta):
     ) -> Iterator[MilvusWriter]:
         """Take the writer lease, yield a writer; commit on clean exit, discard on error."""
         existing = dimension_of(self.client, self.prefix)
-        if fresh and existing is not None and existing != manifest.dimension:
-            log.warning(
-                "dropping the Milvus collections %s*: the new model has another dimension", self.prefix
-            )
+        outdated = existing is not None and not has_sets(self.client, self.prefix)
+        if fresh and existing is not None and (existing != manifest.dimension or outdated):
+            reason = "they predate document sets" if outdated else "the new model has another dimension"
+            log.warning("dropping the Milvus collections %s*: %s", self.prefix, reason)
             drop_collections(self.client, self.prefix)
+        elif outdated:
+            raise ConfigError(
+                f"the Milvus index {self.describe()} was built before document sets; rebuild it "
+                "once with `assistant index build --rebuild PATH`"
+            )
         create_collections(self.client, self.prefix, manifest.dimension)
         self._acquire(lock_timeout)
         try:

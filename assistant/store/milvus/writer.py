@@ -17,13 +17,22 @@ from typing import Any
 
 import numpy as np
 
-from assistant.errors import ConfigError, ModelMismatchError
+from assistant.errors import ModelMismatchError
 from assistant.store.lexical import content_terms
 from assistant.store.manifest import FORMAT_VERSION, Manifest
 from assistant.store.milvus.meta import MilvusMeta
 from assistant.store.milvus.reader import QUERY_LIMIT, STRONG, query_all, version_name
-from assistant.store.milvus.schema import PLACEHOLDER, ROW_KINDS, TEXT_PART, quoted, visible
-from assistant.store.protocol import DEFAULT_SET, NewChunk
+from assistant.store.milvus.schema import (
+    PLACEHOLDER,
+    ROW_KINDS,
+    SETS_FIELD,
+    TEXT_PART,
+    quoted,
+    set_list,
+    set_value,
+    visible,
+)
+from assistant.store.protocol import DEFAULT_SET, NewChunk, set_names
 
 log = logging.getLogger(__name__)
 
@@ -34,6 +43,9 @@ INSERT_BATCH = 500
 GRACE_SECONDS = 120.0
 #: versions whose manifest is kept (older read views cannot be opened any more)
 KEEP_VERSIONS = 3
+#: the row kinds of one document generation, and those that carry its sets
+DOCUMENT_KINDS = ("documents", "texts", "chunks", "sentences")
+SET_KINDS = ("documents", "chunks")
 
 
 @dataclass
@@ -42,6 +54,7 @@ class _Doc:
     source_key: str
     content_hash: str
     chunks: int
+    sets: list[str]
 
 
 class MilvusWriter:
@@ -66,11 +79,15 @@ class MilvusWriter:
             self.client,
             f"{self.prefix}documents",
             self._live_expr(),
-            ["doc_id", "doc_key", "source_key", "content_hash", "info"],
+            ["doc_id", "doc_key", "source_key", "content_hash", "info", SETS_FIELD],
         )
         self.docs = {
             r["doc_id"]: _Doc(
-                r["doc_key"], r["source_key"], r["content_hash"], json.loads(r["info"])["chunks"]
+                r["doc_key"],
+                r["source_key"],
+                r["content_hash"],
+                json.loads(r["info"])["chunks"],
+                set_list(r[SETS_FIELD]),
             )
             for r in rows
         }
@@ -79,6 +96,9 @@ class MilvusWriter:
         self.term_delta: Counter[str] = Counter()
         self._next_chunk = 0
         self._pending: dict[str, list[dict[str, Any]]] = {}
+        #: the sets of documents removed by this writer (a replaced document keeps them)
+        self._removed_sets: dict[str, list[str]] = {}
+        self._fields: dict[str, list[str]] = {}
         if fresh:
             self.tombstones = {d.doc_key for d in self.docs.values()}
             self.docs = {}
@@ -115,14 +135,56 @@ class MilvusWriter:
         return doc_id in self.docs
 
     def set_document_sets(self, doc_id: str, sets: Iterable[str]) -> bool:
-        """Milvus keeps no document sets yet: every document is in `default`, and only that."""
-        names = {name.strip() for name in sets if name.strip()} or {DEFAULT_SET}
-        if names != {DEFAULT_SET}:
-            raise ConfigError(
-                "the Milvus store does not keep document sets yet (every document is in "
-                f"'{DEFAULT_SET}'); use ASSISTANT_STORE=snapshot for --set"
-            )
-        return self.doc_id_taken(doc_id)
+        """Replace a document's sets from its stored rows (nothing is re-embedded); False if the
+        document is unknown.
+
+        Rows are never updated under a reader, so a document a reader may see gets a new
+        generation: its rows copied with the new sets, the old ones tombstoned. One this writer
+        added (no reader saw it) has its rows with sets rewritten in place."""
+        doc = self.docs.get(doc_id)
+        if doc is None:
+            return False
+        names = set_names(sets)
+        if names == doc.sets:
+            return True
+        self.store.renew_lease()
+        self.changed = True
+        self._flush()  # rows of this writer must be in Milvus to be read back
+        new_key = f"{doc_id}@{self.version}"
+        if doc.doc_key == new_key:
+            for kind in SET_KINDS:
+                self._copy(kind, doc.doc_key, new_key, names, delete=True)
+        else:
+            for kind in DOCUMENT_KINDS:
+                self._copy(kind, doc.doc_key, new_key, names, delete=False)
+            self.tombstones.add(doc.doc_key)
+        doc.doc_key, doc.sets = new_key, names
+        return True
+
+    def _copy(self, kind: str, old_key: str, new_key: str, sets: list[str], delete: bool) -> None:
+        """Queue `kind`'s rows of generation `old_key` again as `new_key` in `sets` (`delete`:
+        the old rows go first; the same key keeps its primary keys)."""
+        collection = f"{self.prefix}{kind}"
+        rows = query_all(self.client, collection, f"doc_key == {json.dumps(old_key)}", self._fields_of(kind))
+        if delete:
+            self.client.delete(collection, filter=f"doc_key == {json.dumps(old_key)}")
+        for row in rows:
+            row.update(doc_key=new_key, gen=self.version)
+            if "pk" in row:
+                row["pk"] = new_key + row["pk"][len(old_key) :]
+            if kind == "chunks" and not delete:
+                row["id"] = (self.version << 32) + self._next_chunk
+                self._next_chunk += 1
+            if kind in SET_KINDS:
+                row[SETS_FIELD] = set_value(sets)
+        self._insert(kind, rows)
+
+    def _fields_of(self, kind: str) -> list[str]:
+        """The stored fields of `kind` (the BM25 output is derived from the text, never written)."""
+        if kind not in self._fields:
+            fields = self.client.describe_collection(f"{self.prefix}{kind}")["fields"]
+            self._fields[kind] = [f["name"] for f in fields if f["name"] != "sparse"]
+        return self._fields[kind]
 
     def chunking_matches(self) -> bool:
         return self.manifest.chunked_like(self.live_manifest)
@@ -137,6 +199,7 @@ class MilvusWriter:
         if doc is None:
             return False
         self.changed = True
+        self._removed_sets[doc_id] = doc.sets
         self._flush()  # the document may have been added by this writer, its rows still queued
         key = quoted([doc.doc_key])
         parts = query_all(self.client, f"{self.prefix}texts", f"doc_key in {key}", ["part", "text"])
@@ -167,7 +230,9 @@ class MilvusWriter:
         sentence_vectors: np.ndarray,
         chunks: Sequence[NewChunk],
         chunk_vectors: np.ndarray,
+        sets: Sequence[str] | None = None,
     ) -> None:
+        names = set_names(sets) if sets is not None else self._removed_sets.get(doc_id, [DEFAULT_SET])
         self.store.renew_lease()
         self.changed = True
         doc_key = f"{doc_id}@{self.version}"
@@ -191,6 +256,7 @@ class MilvusWriter:
                     "source_key": source_key,
                     "content_hash": content_hash,
                     "info": json.dumps(info),
+                    SETS_FIELD: set_value(names),
                     "placeholder": PLACEHOLDER,
                 }
             ],
@@ -238,13 +304,14 @@ class MilvusWriter:
                     "last_sentence": chunk.last_sentence,
                     "text": chunk.text,
                     "vector": dense[ord_].tolist(),
+                    SETS_FIELD: set_value(names),
                 }
             )
             self._next_chunk += 1
         self._insert("chunks", rows)
         self.sentence_count += len(sentence_spans)
         self._count_terms((text[s:e] for s, e in sentence_spans), +1)
-        self.docs[doc_id] = _Doc(doc_key, source_key, content_hash, len(chunks))
+        self.docs[doc_id] = _Doc(doc_key, source_key, content_hash, len(chunks), names)
 
     def _count_terms(self, sentences: Iterable[str], sign: int) -> None:
         for sentence in sentences:

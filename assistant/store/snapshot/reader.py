@@ -18,7 +18,7 @@ from assistant.fileio import verified_checksum
 from assistant.models import DocumentMeta
 from assistant.store.fusion import fused_search
 from assistant.store.manifest import REBUILD_HINT, Manifest, version_error
-from assistant.store.protocol import ChunkRow, SearchMode, SearchRequest, SentenceRow, chunk_key
+from assistant.store.protocol import ChunkRow, SearchMode, SearchRequest, SentenceRow, chunk_key, narrowed
 from assistant.store.snapshot.layout import DEFAULT_SET, SCHEMA, SETS_SCHEMA, SNAPSHOTS_DIR
 from assistant.store.snapshot.vector_index import VectorIndex
 
@@ -155,8 +155,12 @@ class Snapshot:
         depth: int,
         doc_ids: Sequence[str] | None = None,
         mode: SearchMode = "hybrid",
+        sets: Sequence[str] | None = None,
     ) -> list[tuple[int, float]]:
-        """Dense (FAISS) and keyword (FTS5 BM25) rankings of every request, fused by RRF."""
+        """Dense (FAISS) and keyword (FTS5 BM25) rankings of every request, fused by RRF; the
+        sets become the documents they hold (FAISS's ID selector and FTS5's filter keep them)."""
+        if sets is not None:
+            doc_ids = narrowed(doc_ids, self.doc_ids_in_sets(sets))
         return fused_search(self, requests, k, depth, doc_ids, mode)
 
     def dense_search(
@@ -286,6 +290,8 @@ class Snapshot:
         if not rows:
             return None
         info = self._doc_dict(rows[0][:8])
+        sets = self._query(self._sets_sql("SELECT name FROM sets WHERE doc_id = ? ORDER BY name"), (doc_id,))
+        info["sets"] = [name for (name,) in sets]
         info["text"] = rows[0][8]
         info["pages"] = [tuple(p) for p in json.loads(rows[0][9])]
         return info

@@ -27,7 +27,7 @@ from assistant import fileio
 from assistant.errors import IndexWriteError, ModelMismatchError
 from assistant.store.lexical import content_terms
 from assistant.store.manifest import FORMAT_VERSION, Manifest
-from assistant.store.protocol import NewChunk
+from assistant.store.protocol import NewChunk, set_names
 from assistant.store.snapshot.layout import (
     CURRENT_FILE,
     DEFAULT_SET,
@@ -90,6 +90,8 @@ class SnapshotWriter:
         current = None if fresh else store.current_name()
         #: whether this snapshot differs from the live one (a new or fresh index always does)
         self.changed = current is None
+        #: the sets of documents removed by this writer (a replaced document keeps them)
+        self._removed_sets: dict[str, list[str]] = {}
         db_path = self.tmp_path / "store.sqlite"
         self.live_manifest: Manifest | None = None
         self.db: sqlite3.Connection
@@ -172,22 +174,22 @@ class SnapshotWriter:
         self._update_term_df([doc[0][s:e] for s, e in spans], -1)
         self.db.execute("DELETE FROM chunks WHERE doc_id = ?", (doc_id,))
         self.db.execute("DELETE FROM sentences WHERE doc_id = ?", (doc_id,))
+        # a replaced document keeps its sets (add_document reads them back)
+        self._removed_sets[doc_id] = self._sets_of(doc_id)
         self.db.execute("DELETE FROM document_sets WHERE doc_id = ?", (doc_id,))
         self.db.execute("DELETE FROM documents WHERE doc_id = ?", (doc_id,))
         return True
 
+    def _sets_of(self, doc_id: str) -> list[str]:
+        rows = self.db.execute("SELECT name FROM document_sets WHERE doc_id = ? ORDER BY name", (doc_id,))
+        return [n for (n,) in rows]
+
     def set_document_sets(self, doc_id: str, sets: Iterable[str]) -> bool:
         """Replace a document's sets without touching its chunks or vectors; False if unknown."""
-        names = sorted({name.strip() for name in sets if name.strip()}) or [DEFAULT_SET]
+        names = set_names(sets)
         if not self.doc_id_taken(doc_id):
             return False
-        current = [
-            n
-            for (n,) in self.db.execute(
-                "SELECT name FROM document_sets WHERE doc_id = ? ORDER BY name", (doc_id,)
-            )
-        ]
-        if current == names:
+        if self._sets_of(doc_id) == names:
             return True
         self.changed = True
         self.db.execute("DELETE FROM document_sets WHERE doc_id = ?", (doc_id,))
@@ -211,7 +213,9 @@ class SnapshotWriter:
         sentence_vectors: np.ndarray,
         chunks: Sequence[NewChunk],
         chunk_vectors: np.ndarray,
+        sets: Sequence[str] | None = None,
     ) -> None:
+        names = set_names(sets) if sets is not None else self._removed_sets.get(doc_id, [DEFAULT_SET])
         self.changed = True
         self.db.execute(
             "INSERT INTO documents (doc_id, title, source, source_key, content_hash, text, pages,"
@@ -229,8 +233,9 @@ class SnapshotWriter:
                 time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
             ),
         )
-        # in the default set until set_document_sets names others
-        self.db.execute("INSERT INTO document_sets(doc_id, name) VALUES (?, ?)", (doc_id, DEFAULT_SET))
+        self.db.executemany(
+            "INSERT INTO document_sets(doc_id, name) VALUES (?, ?)", [(doc_id, n) for n in names]
+        )
         half = sentence_vectors.astype(np.float16)
         self.db.executemany(
             "INSERT INTO sentences (doc_id, ord, start, end, embedding) VALUES (?,?,?,?,?)",
