@@ -130,3 +130,28 @@ def test_two_replicas_share_uploads_answers_and_removals(milvus_uri: str, tmp_pa
             passages = client.post("/search", json={"query": "harbour lamp posts quay", "top_k": 10})
             assert passages.status_code == 200, passages.text
             assert SURVEY_DOC not in {p["doc_id"] for p in passages.json()["passages"]}
+
+
+def test_a_revoked_key_is_refused_at_once_by_every_replica(milvus_uri: str, tmp_path: Path) -> None:
+    """Replicas sharing one state folder (the keys) and one Milvus: a revoke reaches both."""
+    from assistant.state.keys import KeyStore
+
+    index_dir = tmp_path / "shared"
+    keys = KeyStore.for_index(index_dir)
+    key = keys.create("reader", ["default"])
+    auth = {"Authorization": f"Bearer {key}"}
+    with (
+        _serve(index_dir, milvus_uri) as first,
+        _serve(index_dir, milvus_uri, "--no-build") as second,
+    ):
+        for client in (first, second):
+            response = client.post("/search", json={"query": "Resolution 598"}, headers=auth)
+            assert response.status_code == 200, response.text
+        assert keys.revoke("reader")
+        for client in (first, second):
+            for method, path, body in (
+                ("POST", "/search", {"query": "Resolution 598"}),
+                ("GET", "/documents", None),
+            ):
+                response = client.request(method, path, json=body, headers=auth)
+                assert response.status_code == 401, (path, response.text)
