@@ -17,20 +17,19 @@ from assistant.core import Assistant
 from assistant.observability.logs import JsonFormatter
 from assistant.server import create_app
 from assistant.state.keys import KeyStore
-from tests.helpers import assistant_on, upload, wait_for_job
+from tests.helpers import (
+    ACCESS_MARKER,
+    ACCESS_QUESTION,
+    SECRET_DOC,
+    index_with_sets,
+    upload,
+    wait_for_job,
+)
 
 ADMIN_KEY = "admin-k3y-for-access-tests"
-#: planted only in the document of the `hr` set (also in its file name, so in its doc_id)
-MARKER = "zorblax"
-SECRET_DOC = f"{MARKER}-salaries"
-QUESTION = "What is the salary band for engineers?"
+MARKER = ACCESS_MARKER
+QUESTION = ACCESS_QUESTION
 CHAT_MODEL = "assistant-extractive-sources"
-DOCS = {
-    "pub/handbook.txt": "Handbook\n\nThe office opens at nine. Engineers ask the front desk about parking.\n",
-    f"hr/{SECRET_DOC}.txt": (
-        f"Salaries\n\nThe salary band for engineers is {MARKER} grade seven, paid monthly.\n"
-    ),
-}
 
 
 @pytest.fixture(scope="module")
@@ -38,13 +37,8 @@ def setup(
     tmp_path_factory: pytest.TempPathFactory, sample_assistant: Assistant
 ) -> Iterator[tuple[TestClient, dict[str, str]]]:
     root = tmp_path_factory.mktemp("access")
-    for name, text in DOCS.items():
-        (root / name).parent.mkdir(parents=True, exist_ok=True)
-        (root / name).write_text(text)
-    index_dir = root / "index"
-    assistant = assistant_on(index_dir, sample_assistant, api_key=ADMIN_KEY)
-    assistant.index_paths([root / "pub"])
-    assistant.index_paths([root / "hr"], sets=["hr"])
+    assistant = index_with_sets(root, sample_assistant, api_key=ADMIN_KEY)
+    index_dir = assistant.index_dir
     keys = KeyStore.for_index(index_dir)
     headers = {
         "public": {"Authorization": f"Bearer {keys.create('public-team', ['default'])}"},
