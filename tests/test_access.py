@@ -1,5 +1,6 @@
 """Document sets through every HTTP route: a key scoped to other sets never sees a forbidden
-document (ask, stream, search, listing, get, OpenAI chat), the admin key does, a revoked key is 401."""
+document (ask, stream, search, listing, get, OpenAI chat), the admin key does, a revoked key is 401;
+GET /sets lists only the caller's sets; every request leaves one audit line (key name, never the key)."""
 
 from __future__ import annotations
 
