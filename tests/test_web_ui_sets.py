@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import json
 from collections.abc import Iterator
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -16,16 +17,24 @@ from playwright.sync_api import Browser, Page
 
 from assistant.core import Assistant
 from assistant.state.keys import KeyStore
-from tests.helpers import ACCESS_MARKER, ACCESS_QUESTION, SECRET_DOC, index_with_sets, running_server
+from tests.helpers import (
+    ACCESS_MARKER,
+    ACCESS_QUESTION,
+    SECRET_DOC,
+    assistant_on,
+    index_with_sets,
+    running_server,
+)
 from tests.test_web_ui import ARTIFACTS, TIMEOUT_MS, LiveServer, PageErrors, ask, browser, pytestmark
 
 __all__ = ["browser", "pytestmark"]
 
+#: the running server, the issued keys by role, the index folder
+Served = tuple[LiveServer, dict[str, str], Path]
+
 
 @pytest.fixture(scope="module")
-def served(
-    tmp_path_factory: pytest.TempPathFactory, sample_assistant: Assistant
-) -> Iterator[tuple[LiveServer, dict[str, str]]]:
+def served(tmp_path_factory: pytest.TempPathFactory, sample_assistant: Assistant) -> Iterator[Served]:
     from assistant.server import create_app
 
     assistant = index_with_sets(tmp_path_factory.mktemp("web-sets"), sample_assistant)
@@ -35,7 +44,7 @@ def served(
         "public": keys.create("handbook", ["default"]),
     }
     with running_server(create_app(assistant.settings, assistant)) as url:
-        yield LiveServer(url=url), issued
+        yield LiveServer(url=url), issued, assistant.index_dir
 
 
 def _open(browser: Browser, server: LiveServer, key: str, chosen: list[str] | None = None) -> Page:
@@ -58,9 +67,9 @@ def _sent_and_answer(page: Page) -> tuple[dict[str, Any], dict[str, Any]]:
 
 
 def test_the_picker_lists_the_callers_sets_and_a_choice_narrows_the_question(
-    browser: Browser, served: tuple[LiveServer, dict[str, str]]
+    browser: Browser, served: Served
 ) -> None:
-    server, keys = served
+    server, keys, _ = served
     errors = PageErrors()
     page = _open(browser, server, keys["both"])
     errors.watch(page)
@@ -96,10 +105,8 @@ def test_the_picker_lists_the_callers_sets_and_a_choice_narrows_the_question(
     assert not errors, errors
 
 
-def test_a_stored_choice_outside_the_callers_sets_is_dropped(
-    browser: Browser, served: tuple[LiveServer, dict[str, str]]
-) -> None:
-    server, keys = served
+def test_a_stored_choice_outside_the_callers_sets_is_dropped(browser: Browser, served: Served) -> None:
+    server, keys, _ = served
     page = _open(browser, server, keys["public"], chosen=["hr"])
     try:
         page.wait_for_function("() => sessionStorage.getItem('assistant.sets') === null")
@@ -120,3 +127,36 @@ def test_a_stored_choice_outside_the_callers_sets_is_dropped(
         assert ACCESS_MARKER not in forced.lower()
     finally:
         page.context.close()
+
+
+def test_when_reads_need_a_key_the_picker_appears_once_the_key_is_given(
+    browser: Browser, served: Served, sample_assistant: Assistant
+) -> None:
+    from assistant.server import create_app
+
+    _, keys, index_dir = served
+    guarded = assistant_on(
+        index_dir, sample_assistant, api_key="admin-key-web-sets", require_key_for_read=True
+    )
+    errors = PageErrors()
+    with running_server(create_app(guarded.settings, guarded)) as url:
+        context = browser.new_context(viewport={"width": 1280, "height": 800}, base_url=url)
+        context.set_default_timeout(TIMEOUT_MS)
+        page = context.new_page()
+        errors.watch(page)
+        try:
+            page.goto("/")
+            page.wait_for_selector("body[data-ready=true]")
+            picker = page.get_by_test_id("set-picker")
+            assert picker.is_hidden()
+            assert page.get_by_test_id("api-key-dialog").count() == 0  # loading the sets never prompts
+            box = page.get_by_test_id("question-input")
+            box.fill(ACCESS_QUESTION)
+            box.press("Enter")
+            page.get_by_test_id("api-key-input").fill(keys["both"])
+            page.get_by_test_id("api-key-save").click()
+            picker.wait_for(state="visible")
+            assert picker.get_by_test_id("set-option").count() == 2
+        finally:
+            context.close()
+    assert not errors, errors

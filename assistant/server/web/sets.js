@@ -42,7 +42,9 @@ export class SetPicker {
     if (!this.loading) {
       this.loading = api("/sets", { promptForKey: false })
         .then((body) => this.show(body.sets || []))
-        .catch(() => this.show([]))
+        .catch(() => {
+          this.root.hidden = true; // no key yet (or no server): keep the choice for later
+        })
         .finally(() => {
           this.loading = null;
         });
