@@ -903,3 +903,13 @@ def test_a_malformed_channel_mapping_is_a_clear_config_error(
 def test_the_channel_mapping_reads_channels_sets_and_the_dm_entry() -> None:
     settings = Settings(_env_file=None, slack_channel_sets=" C01=hr, fin ; dm=handbook ;")
     assert settings.slack_channel_sets == {"C01": ["fin", "hr"], "dm": ["handbook"]}
+
+
+def test_a_slack_request_leaves_the_services_log_levels_alone(bot: Bot) -> None:
+    """Bolt sets the level of the logger named like the app on each request; ours must not be it."""
+    package = logging.getLogger("assistant")
+    before = package.level
+    channel = unique("C")
+    assert post_json(bot, event_body(mention(channel, new_ts(), EXAMPLE_QUESTION))).status_code == 200
+    wait_for_reply(bot.slack, channel)
+    assert package.level == before and not package.disabled

@@ -44,6 +44,7 @@ if TYPE_CHECKING:
 
 log = logging.getLogger(__name__)
 
+BOLT_APP_NAME = "assistant-slack"
 WORKING_REACTION = "eyes"
 MAX_HISTORY_TURNS = 5
 ANSWER_CACHE_SECONDS = 24 * 60 * 60
@@ -84,7 +85,9 @@ def build_app(assistant: Assistant, settings: Settings, *, socket_mode: bool = F
     client = WebClient(token=settings.slack_bot_token.get_secret_value(), base_url=slack_api_url(settings))
     secret = settings.slack_signing_secret
     app = App(
-        name="assistant",
+        # Bolt resets the level of the logger with the app's name on every request: "assistant"
+        # would be our package's logger, and silence every INFO line of the service (the audit too).
+        name=BOLT_APP_NAME,
         client=client,
         signing_secret=secret.get_secret_value() if secret is not None else "",
         # auth.test runs on the first request instead of at start-up, so the service comes up
