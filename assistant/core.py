@@ -47,6 +47,7 @@ from assistant.models import (
     Turn,
     as_turn,
 )
+from assistant.observability.audit import returned
 from assistant.observability.metrics import build_timer, observe_answer
 from assistant.retrieval.hybrid import RetrievedChunk, SearchMode, retrieve
 from assistant.settings import Settings
@@ -341,6 +342,7 @@ class Assistant:
         answer.question = question.strip()
         answer = mark_tentative(answer, self.settings.confident_threshold, composer_marked=answer.tentative)
         observe_answer(answer)
+        returned([c.doc_id for c in answer.citations] + [p.doc_id for p in answer.passages])
         self._record_gap(answer)
         yield AnswerReady(answer)
 
@@ -353,7 +355,9 @@ class Assistant:
     ) -> list[Passage]:
         """Ranked passages for a query (no answer composition)."""
         context = self._context(query, top_k, filters, None, {}, mode)
-        return [] if context is None else context.passages
+        passages = [] if context is None else context.passages
+        returned(p.doc_id for p in passages)
+        return passages
 
     def as_retriever(self, top_k: int | None = None) -> Any:
         """A langchain_core BaseRetriever over this assistant's hybrid search."""
@@ -458,6 +462,7 @@ class Assistant:
         if sets is not None:
             visible = set(snapshot.doc_ids_in_sets(sets))
             docs = [d for d in docs if d["doc_id"] in visible]
+        returned(d["doc_id"] for d in docs)
         return [DocumentInfo(**d) for d in docs]
 
     def get_document(self, doc_id: str, sets: Sequence[str] | None = None) -> DocumentRecord:
@@ -472,6 +477,7 @@ class Assistant:
         )
         if found is None or hidden:
             raise DocumentNotFoundError(f"no document with doc_id '{doc_id}' in the index")
+        returned([doc_id])
         return DocumentRecord(**found)
 
     def stats(self) -> dict[str, Any]:

@@ -69,6 +69,10 @@ class StateVersionError(AssistantError):
     """A state database (feedback, jobs, Slack de-duplication) is from a newer version."""
 
 
+class RevokedKeyError(AssistantError):
+    """The key was revoked with `assistant keys revoke`."""
+
+
 class ConfigError(AssistantError):
     """A setting (environment variable, .env line or option) has an unusable value."""
 

@@ -3,13 +3,20 @@
 from __future__ import annotations
 
 import os
+import re
 from pathlib import Path
-from typing import Literal
+from typing import Annotated, Any, Literal
 
 from pydantic import Field, SecretStr, field_validator
-from pydantic_settings import BaseSettings, SettingsConfigDict
+from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
 
 BUNDLED_MODEL = "sentence-transformers/all-MiniLM-L6-v2"
+
+#: a document set's name (and a key's): letters, digits, dot, dash and underscore
+SET_NAME = re.compile(r"^[A-Za-z0-9._-]{1,64}$")
+#: the ASSISTANT_SLACK_CHANNEL_SETS entry that names the sets of direct messages
+DM_CHANNELS = "dm"
+_CHANNEL_ID = re.compile(r"^[A-Z0-9]{2,32}$")
 
 _PLACEHOLDER_SECRETS = {"changeme", "change-me", "secret", "password", "xxx", "todo", "your-key-here"}
 
@@ -126,6 +133,8 @@ class Settings(BaseSettings):
     )
     # the document sets a request without a key sees (comma-separated); keys: `assistant keys`
     public_sets: str = "default"
+    # the scoped key (or the admin key) whose sets `assistant mcp` serves; unset: the public sets
+    mcp_key: SecretStr | None = None
     rate_limit_per_minute: int = Field(0, ge=0, description="per client on /ask and uploads; 0 = off")
 
     # Slack
@@ -133,6 +142,8 @@ class Settings(BaseSettings):
     slack_signing_secret: SecretStr | None = None
     slack_app_token: SecretStr | None = None
     slack_api_url: str | None = None
+    # channel id -> the sets its answers come from, e.g. "C0123=hr,finance;dm=handbook"; others: public sets
+    slack_channel_sets: Annotated[dict[str, list[str]], NoDecode] = Field(default_factory=dict)
     public_url: str | None = None
 
     # Optional LLM composer
@@ -144,7 +155,9 @@ class Settings(BaseSettings):
     llm_max_tokens: int = Field(512, ge=16)
     llm_fallback: Literal["extractive", "abstain"] = "extractive"
 
-    @field_validator("api_key", "slack_bot_token", "slack_signing_secret", "slack_app_token", "llm_api_key")
+    @field_validator(
+        "api_key", "mcp_key", "slack_bot_token", "slack_signing_secret", "slack_app_token", "llm_api_key"
+    )
     @classmethod
     def _refuse_placeholders(cls, value: SecretStr | None) -> SecretStr | None:
         if value is None:
@@ -156,9 +169,43 @@ class Settings(BaseSettings):
             raise ValueError("looks like a placeholder; set a real secret or leave it unset")
         return value
 
+    @field_validator("slack_channel_sets", mode="before")
+    @classmethod
+    def _parse_channel_sets(cls, value: Any) -> Any:
+        return parse_channel_sets(value) if isinstance(value, str) else value
+
+    @field_validator("slack_channel_sets")
+    @classmethod
+    def _check_channel_sets(cls, value: dict[str, list[str]]) -> dict[str, list[str]]:
+        for channel, sets in value.items():
+            if channel != DM_CHANNELS and not _CHANNEL_ID.match(channel):
+                raise ValueError(f"{channel!r} is not a Slack channel id (like C0123ABCD) or {DM_CHANNELS!r}")
+            if not sets:
+                raise ValueError(f"channel {channel!r} names no sets; write {channel}=set1,set2")
+            for name in sets:
+                if not SET_NAME.match(name):
+                    raise ValueError(
+                        f"set name {name!r} (channel {channel}) is not valid: "
+                        "use letters, digits, '.', '-' or '_'"
+                    )
+        return value
+
     @property
     def slack_enabled(self) -> bool:
         return self.slack_bot_token is not None and self.slack_signing_secret is not None
+
+
+def parse_channel_sets(text: str) -> dict[str, list[str]]:
+    """'C0123=hr,finance; dm=handbook' -> {'C0123': ['finance', 'hr'], 'dm': ['handbook']}."""
+    found: dict[str, list[str]] = {}
+    for entry in filter(None, (part.strip() for part in text.split(";"))):
+        channel, equals, sets = entry.partition("=")
+        if not equals or not channel.strip():
+            raise ValueError(f"entry {entry!r} is not CHANNEL=set1,set2 (entries are separated by ';')")
+        if channel.strip() in found:
+            raise ValueError(f"channel {channel.strip()!r} is named twice")
+        found[channel.strip()] = sorted({s.strip() for s in sets.split(",") if s.strip()})
+    return found
 
 
 def resolve_model_path(name: str) -> str:

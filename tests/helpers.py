@@ -37,11 +37,34 @@ SURVEY_QUESTION = "How many lamp posts along the northern quay needed new fittin
 
 _MARKER = re.compile(r"\[(\d+)\]")
 
+#: planted only in the document of the `hr` set (also in its file name, so in its doc_id)
+ACCESS_MARKER = "zorblax"
+SECRET_DOC = f"{ACCESS_MARKER}-salaries"
+ACCESS_QUESTION = "What is the salary band for engineers?"
+ACCESS_DOCS = {
+    "pub/handbook.txt": "Handbook\n\nThe office opens at nine. Engineers ask the front desk about parking.\n",
+    f"hr/{SECRET_DOC}.txt": (
+        f"Salaries\n\nThe salary band for engineers is {ACCESS_MARKER} grade seven, paid monthly.\n"
+    ),
+}
+
 
 def assistant_on(index_dir: Path, shared: Assistant, **settings: Any) -> Assistant:
     """A separate Assistant over `index_dir` that reuses the loaded model (saves a reload)."""
     assistant = Assistant(index_dir, Settings(index_dir=index_dir, **settings), shared.embedder)
     assistant.refresh()
+    return assistant
+
+
+def index_with_sets(root: Path, shared: Assistant, **settings: Any) -> Assistant:
+    """An index under `root`/index of ACCESS_DOCS: the handbook in `default`, the marker's
+    document in `hr` only."""
+    for name, text in ACCESS_DOCS.items():
+        (root / name).parent.mkdir(parents=True, exist_ok=True)
+        (root / name).write_text(text)
+    assistant = assistant_on(root / "index", shared, **settings)
+    assistant.index_paths([root / "pub"])
+    assistant.index_paths([root / "hr"], sets=["hr"])
     return assistant
 
 

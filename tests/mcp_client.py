@@ -55,9 +55,11 @@ async def _session(transport: Any) -> AsyncIterator[ClientSession]:
 
 
 @contextmanager
-def stdio_server(*args: str) -> Iterator[McpClient]:
-    """`assistant mcp ARGS` as a subprocess over stdio, with a connected client."""
-    params = StdioServerParameters(command=CLI[0], args=[*CLI[1:], "mcp", *args], env=subprocess_env())
+def stdio_server(*args: str, env: dict[str, str] | None = None) -> Iterator[McpClient]:
+    """`assistant mcp ARGS` as a subprocess over stdio (with `env` added), with a connected client."""
+    params = StdioServerParameters(
+        command=CLI[0], args=[*CLI[1:], "mcp", *args], env={**subprocess_env(), **(env or {})}
+    )
     with (
         start_blocking_portal() as portal,
         portal.wrap_async_context_manager(_session(stdio_client(params))) as session,

@@ -1,8 +1,11 @@
 """Document sets through every HTTP route: a key scoped to other sets never sees a forbidden
-document (ask, stream, search, listing, get, OpenAI chat), the admin key does, a revoked key is 401."""
+document (ask, stream, search, listing, get, OpenAI chat), the admin key does, a revoked key is 401;
+GET /sets lists only the caller's sets; every request leaves one audit line (key name, never the key)."""
 
 from __future__ import annotations
 
+import json
+import logging
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -12,22 +15,22 @@ from fastapi.testclient import TestClient
 
 from assistant.cli import main
 from assistant.core import Assistant
+from assistant.observability.logs import JsonFormatter
 from assistant.server import create_app
 from assistant.state.keys import KeyStore
-from tests.helpers import assistant_on, upload, wait_for_job
+from tests.helpers import (
+    ACCESS_MARKER,
+    ACCESS_QUESTION,
+    SECRET_DOC,
+    index_with_sets,
+    upload,
+    wait_for_job,
+)
 
 ADMIN_KEY = "admin-k3y-for-access-tests"
-#: planted only in the document of the `hr` set (also in its file name, so in its doc_id)
-MARKER = "zorblax"
-SECRET_DOC = f"{MARKER}-salaries"
-QUESTION = "What is the salary band for engineers?"
+MARKER = ACCESS_MARKER
+QUESTION = ACCESS_QUESTION
 CHAT_MODEL = "assistant-extractive-sources"
-DOCS = {
-    "pub/handbook.txt": "Handbook\n\nThe office opens at nine. Engineers ask the front desk about parking.\n",
-    f"hr/{SECRET_DOC}.txt": (
-        f"Salaries\n\nThe salary band for engineers is {MARKER} grade seven, paid monthly.\n"
-    ),
-}
 
 
 @pytest.fixture(scope="module", params=["snapshot", "milvus"])
@@ -40,13 +43,8 @@ def setup(
     if request.param == "milvus":
         pytest.importorskip("pymilvus", reason='the Milvus backend needs `pip install "assistant[milvus]"`')
         store["milvus_uri"] = str(root / "milvus.db")
-    for name, text in DOCS.items():
-        (root / name).parent.mkdir(parents=True, exist_ok=True)
-        (root / name).write_text(text)
-    index_dir = root / "index"
-    assistant = assistant_on(index_dir, sample_assistant, api_key=ADMIN_KEY, **store)
-    assistant.index_paths([root / "pub"])
-    assistant.index_paths([root / "hr"], sets=["hr"])
+    assistant = index_with_sets(root, sample_assistant, api_key=ADMIN_KEY, **store)
+    index_dir = assistant.index_dir
     keys = KeyStore.for_index(index_dir)
     headers = {
         "public": {"Authorization": f"Bearer {keys.create('public-team', ['default'])}"},
@@ -182,3 +180,113 @@ def test_an_upload_needs_the_admin_key_and_valid_set_names(
     client, auth = setup
     response = upload(client, ("x.txt", b"text"), data={"sets": sets}, headers={"Authorization": auth[who]})
     assert response.status_code == status, response.text
+
+
+@pytest.mark.parametrize(
+    ("who", "expected"),
+    [("hr", {"hr": 2}), ("public", {"default": 1}), ("anonymous", {"default": 1}), ("admin", None)],
+)
+def test_sets_lists_only_the_callers_sets_with_counts(
+    setup: tuple[TestClient, dict[str, str]], who: str, expected: dict[str, int] | None
+) -> None:
+    client, auth = setup
+    headers = {"Authorization": auth[who]} if auth[who] else {}
+    response = client.get("/sets", headers=headers)
+    assert response.status_code == 200, response.text
+    found = {s["name"]: s["documents"] for s in response.json()["sets"]}
+    if expected is None:  # admin: every set of the index
+        assert {"default", "hr"} <= set(found) and found["default"] >= 1
+    else:
+        # hr holds the planted document and, once the upload test ran, the payroll one
+        assert set(found) == set(expected) and all(found[n] >= 1 for n in expected)
+
+
+@pytest.mark.parametrize("sets", [["hr"], ["hr", "default"]])
+def test_a_named_set_outside_the_callers_is_dropped_never_widened(
+    setup: tuple[TestClient, dict[str, str]], sets: list[str]
+) -> None:
+    client, auth = setup
+    body = {"query": QUESTION, "filters": {"sets": sets}}
+    assert MARKER not in _call(client, "POST", "/search", body, auth["public"])
+
+
+def test_a_named_set_narrows_an_admins_search(setup: tuple[TestClient, dict[str, str]]) -> None:
+    client, auth = setup
+    body = {"query": QUESTION, "filters": {"sets": ["default"]}}
+    assert MARKER not in _call(client, "POST", "/search", body, auth["admin"])
+    body = {"query": QUESTION, "filters": {"sets": ["hr"]}}
+    response = client.post("/search", json=body, headers={"Authorization": auth["admin"]})
+    assert {p["doc_id"] for p in response.json()["passages"]} <= {SECRET_DOC, "uploaded-payroll"}
+
+
+def _audit_lines(caplog: pytest.LogCaptureFixture) -> list[dict[str, object]]:
+    return [r.fields for r in caplog.records if r.name == "assistant.audit"]  # type: ignore[attr-defined]
+
+
+@pytest.mark.parametrize(
+    ("method", "path", "body"),
+    [*ROUTES, ("GET", f"/documents/{SECRET_DOC}", None), ("GET", "/sets", None)],
+)
+def test_each_request_is_audited_with_the_key_name_route_status_and_documents(
+    setup: tuple[TestClient, dict[str, str]],
+    caplog: pytest.LogCaptureFixture,
+    method: str,
+    path: str,
+    body: object,
+) -> None:
+    client, auth = setup
+    with caplog.at_level(logging.INFO, logger="assistant.audit"):
+        _call(client, method, path, body, auth["hr"])
+    (line,) = _audit_lines(caplog)
+    template = "/documents/{doc_id}" if path.startswith("/documents/") else path
+    assert {k: line[k] for k in ("key", "method", "route", "status")} == {
+        "key": "hr-team",
+        "method": method,
+        "route": template,
+        "status": 200,
+    }
+    doc_ids = line["doc_ids"]
+    assert isinstance(doc_ids, list) and len(doc_ids) == len(set(doc_ids))
+    assert all(d in (SECRET_DOC, "uploaded-payroll") for d in doc_ids)
+    assert bool(doc_ids) == (path != "/sets")  # every other route returned hr documents
+    key = auth["hr"].removeprefix("Bearer ")
+    assert all(
+        key not in record.getMessage() and key not in str(record.__dict__) for record in caplog.records
+    )
+
+
+@pytest.mark.parametrize(("who", "status", "name"), [("revoked", 401, None), ("anonymous", 200, "public")])
+def test_refused_and_anonymous_requests_are_audited_too(
+    setup: tuple[TestClient, dict[str, str]],
+    caplog: pytest.LogCaptureFixture,
+    who: str,
+    status: int,
+    name: str | None,
+) -> None:
+    client, auth = setup
+    headers = {"Authorization": auth[who]} if auth[who] else {}
+    with caplog.at_level(logging.INFO, logger="assistant.audit"):
+        response = client.get(f"/documents/{SECRET_DOC}", headers=headers)
+        assert response.status_code == (401 if who == "revoked" else 404)
+        client.get("/documents", headers=headers)
+    first, second = _audit_lines(caplog)
+    assert first["key"] == name and first["doc_ids"] == [] and first["status"] == response.status_code
+    assert second["key"] == name and second["status"] == status and SECRET_DOC not in second["doc_ids"]  # type: ignore[operator]
+
+
+def test_the_audit_line_is_one_json_object_with_its_fields(setup: tuple[TestClient, dict[str, str]]) -> None:
+    client, auth = setup
+    formatter = JsonFormatter()
+    records: list[logging.LogRecord] = []
+    handler = logging.Handler()
+    handler.emit = records.append  # type: ignore[method-assign]
+    audit = logging.getLogger("assistant.audit")
+    audit.addHandler(handler)
+    audit.setLevel(logging.INFO)
+    try:
+        client.post("/search", json={"query": QUESTION}, headers={"Authorization": auth["hr"]})
+    finally:
+        audit.removeHandler(handler)
+    entry = json.loads(formatter.format(records[-1]))
+    assert entry["key"] == "hr-team" and entry["route"] == "/search" and entry["status"] == 200
+    assert SECRET_DOC in entry["doc_ids"] and entry["message"] == "POST /search 200"

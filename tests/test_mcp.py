@@ -11,8 +11,18 @@ from typing import Any
 import pytest
 
 from assistant.core import Assistant
+from assistant.state.keys import KeyStore
 from tests.conftest import CORPUS_DIR, EXAMPLE_QUESTION
-from tests.helpers import SURVEY_DOC, SURVEY_NAME, SURVEY_QUESTION, SURVEY_TEXT
+from tests.helpers import (
+    ACCESS_MARKER,
+    ACCESS_QUESTION,
+    SECRET_DOC,
+    SURVEY_DOC,
+    SURVEY_NAME,
+    SURVEY_QUESTION,
+    SURVEY_TEXT,
+    index_with_sets,
+)
 from tests.mcp_client import McpClient, http_server, index_args, stdio_server
 
 ZARIF = "zarif-how-iran-sees-the-path-to-peace"
@@ -208,3 +218,61 @@ def test_without_an_index_the_command_says_how_to_build_one(tmp_path: Path) -> N
     assert result.exit_code == 1
     assert "assistant index build" in result.output
     assert "Traceback" not in result.output
+
+
+# ---------------------------------------------------------------------------- document sets
+@pytest.fixture(scope="module")
+def sets_index(tmp_path_factory: pytest.TempPathFactory, sample_assistant: Assistant) -> Path:
+    """ACCESS_DOCS indexed: the handbook in `default`, the marker's document in `hr` only."""
+    return index_with_sets(tmp_path_factory.mktemp("mcp-sets"), sample_assistant).index_dir
+
+
+def _every_tool(mcp: McpClient) -> str:
+    """What all four read tools return for the planted question, as one lowercase text."""
+    results = [
+        mcp.call("ask", {"question": ACCESS_QUESTION}),
+        mcp.call("search", {"query": ACCESS_QUESTION}),
+        mcp.call("search", {"query": ACCESS_QUESTION, "doc_ids": [SECRET_DOC]}),
+        mcp.call("list_documents"),
+        mcp.call("get_document", {"doc_id": SECRET_DOC}),
+    ]
+    return "\n".join(str(r.structured_content) + str(r.content) for r in results).lower()
+
+
+def test_without_a_key_the_tools_see_only_the_public_sets(sets_index: Path) -> None:
+    with stdio_server(*index_args(sets_index)) as mcp:
+        seen = _every_tool(mcp)
+        missing = mcp.call("get_document", {"doc_id": SECRET_DOC})
+        listed = {d["doc_id"] for d in mcp.structured("list_documents")["documents"]}
+
+    assert ACCESS_MARKER not in seen.replace(f"'{SECRET_DOC}'", "")  # the error names the id asked for
+    assert missing.is_error and "no document" in missing.content[0].text  # type: ignore[union-attr]
+    assert listed == {"handbook"}
+
+
+def test_the_mcp_key_decides_the_sets_and_a_revoked_key_stops_the_tools(sets_index: Path) -> None:
+    keys = KeyStore.for_index(sets_index)
+    key = keys.create("mcp-hr", ["hr"])
+    with stdio_server(*index_args(sets_index), env={"ASSISTANT_MCP_KEY": key}) as mcp:
+        listed = {d["doc_id"] for d in mcp.structured("list_documents")["documents"]}
+        seen = _every_tool(mcp)
+        assert keys.revoke("mcp-hr")
+        refused = mcp.call("search", {"query": ACCESS_QUESTION})
+
+    assert listed == {SECRET_DOC}
+    assert f"{ACCESS_MARKER} grade seven" in seen
+    assert refused.is_error and "revoked" in refused.content[0].text  # type: ignore[union-attr]
+
+
+def test_an_unknown_mcp_key_fails_at_start_with_a_clear_message(sets_index: Path) -> None:
+    from click.testing import CliRunner
+
+    from assistant.cli import main
+
+    result = CliRunner().invoke(
+        main, ["mcp", *index_args(sets_index)], env={"ASSISTANT_MCP_KEY": "ak_nobody-issued-this"}
+    )
+
+    assert result.exit_code == 1
+    assert "ASSISTANT_MCP_KEY is not a key of this index" in result.output
+    assert "ak_nobody-issued-this" not in result.output

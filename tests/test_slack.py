@@ -41,6 +41,7 @@ from assistant.slack.dedupe import Deduplicator, TTLMap
 from assistant.slack.http import SLACK_EVENTS_PATH
 from assistant.slack.text import bot_in_thread, clean_question, earlier_turns
 from tests.conftest import EXAMPLE_QUESTION, REPO_ROOT
+from tests.helpers import ACCESS_MARKER, ACCESS_QUESTION, index_with_sets
 from tests.slack_fake_api import (
     APP_TOKEN,
     BOT_ID,
@@ -817,3 +818,98 @@ def test_the_part_of_the_quote_that_answers_is_bold_and_escaped() -> None:
     assert quote_mrkdwn(starred) == "The &lt;Accords&gt; &amp; *stars* signed."
     outside = _citation(1, tricky, highlight=[0, 5])
     assert quote_mrkdwn(outside) == "The &lt;Accords&gt; &amp; *stars* signed."
+
+
+# ---------------------------------------------------------------------------- document sets
+HR_CHANNEL = "CHRTEAM01"
+
+
+@pytest.fixture(scope="module")
+def sets_bot(
+    slack_api: FakeSlack, sample_assistant: Any, tmp_path_factory: pytest.TempPathFactory
+) -> Iterator[Bot]:
+    """Slack over ACCESS_DOCS: #hr and DMs answer from `hr`, every other channel from `default`."""
+    from assistant.server import create_app
+
+    assistant = index_with_sets(
+        tmp_path_factory.mktemp("slack-sets"),
+        sample_assistant,
+        slack_bot_token=BOT_TOKEN,
+        slack_signing_secret=SIGNING_SECRET,
+        slack_api_url=slack_api.api_url,
+        slack_channel_sets=f"{HR_CHANNEL}=hr; dm=hr",
+    )
+    app = create_app(assistant.settings, assistant)
+    with serve(app) as url, httpx.Client(base_url=url, timeout=30) as client:
+        yield Bot(url=url, slack=slack_api, app=app, http=client)
+
+
+def _mention_reply(bot: Bot, channel: str) -> str:
+    ts = new_ts()
+    assert post_json(bot, event_body(mention(channel, ts, ACCESS_QUESTION))).status_code == 200
+    reply = wait_for_reply(bot.slack, channel)[0]
+    return (block_texts(reply.params["blocks"]) + reply.params.get("text", "")).lower()
+
+
+def test_an_unmapped_channel_answers_from_the_public_sets_only(sets_bot: Bot) -> None:
+    assert ACCESS_MARKER not in _mention_reply(sets_bot, unique("C"))
+
+
+def test_a_mapped_channel_answers_from_its_sets(sets_bot: Bot) -> None:
+    assert ACCESS_MARKER in _mention_reply(sets_bot, HR_CHANNEL)
+
+
+def test_direct_messages_answer_from_the_sets_named_for_them(sets_bot: Bot) -> None:
+    channel = unique("D")
+    event = message(channel, new_ts(), ACCESS_QUESTION, channel_type="im")
+    assert post_json(sets_bot, event_body(event)).status_code == 200
+    reply = wait_for_reply(sets_bot.slack, channel)[0]
+    assert ACCESS_MARKER in block_texts(reply.params["blocks"]).lower()
+
+
+@pytest.mark.parametrize(("channel", "seen"), [("CGENERAL1", False), (HR_CHANNEL, True)])
+def test_slash_ask_answers_from_the_channels_sets(sets_bot: Bot, channel: str, seen: bool) -> None:
+    name = unique("cmd")
+    response = post_form(sets_bot, slash_command(channel, ACCESS_QUESTION, sets_bot.slack.response_url(name)))
+    assert response.status_code == 200
+    answer = sets_bot.slack.wait_for(
+        "response_url", where=lambda c: c.params["name"] == name, timeout=ANSWER_TIMEOUT
+    )[0]
+    assert (ACCESS_MARKER in (block_texts(answer.params["blocks"]) + answer.params["text"]).lower()) is seen
+
+
+@pytest.mark.parametrize(
+    ("value", "says"),
+    [
+        ("CHR01:hr", "is not CHANNEL=set1,set2"),
+        ("general=hr", "is not a Slack channel id"),
+        ("CHR01=", "names no sets"),
+        ("CHR01=h r", "set name 'h r'"),
+        ("CHR01=hr;CHR01=fin", "named twice"),
+    ],
+)
+def test_a_malformed_channel_mapping_is_a_clear_config_error(
+    monkeypatch: pytest.MonkeyPatch, value: str, says: str
+) -> None:
+    from assistant.cli import main
+
+    monkeypatch.setenv("ASSISTANT_SLACK_CHANNEL_SETS", value)
+    result = CliRunner().invoke(main, ["index", "sets"])
+    assert result.exit_code == 1
+    assert "ASSISTANT_SLACK_CHANNEL_SETS" in result.output and says in result.output
+    assert "Traceback" not in result.output
+
+
+def test_the_channel_mapping_reads_channels_sets_and_the_dm_entry() -> None:
+    settings = Settings(_env_file=None, slack_channel_sets=" C01=hr, fin ; dm=handbook ;")
+    assert settings.slack_channel_sets == {"C01": ["fin", "hr"], "dm": ["handbook"]}
+
+
+def test_a_slack_request_leaves_the_services_log_levels_alone(bot: Bot) -> None:
+    """Bolt sets the level of the logger named like the app on each request; ours must not be it."""
+    package = logging.getLogger("assistant")
+    before = package.level
+    channel = unique("C")
+    assert post_json(bot, event_body(mention(channel, new_ts(), EXAMPLE_QUESTION))).status_code == 200
+    wait_for_reply(bot.slack, channel)
+    assert package.level == before and not package.disabled

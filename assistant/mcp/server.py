@@ -7,7 +7,7 @@ enabled explicitly, and then they index only inside the configured corpus folder
 from __future__ import annotations
 
 import logging
-from collections.abc import Iterator, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
 from pathlib import Path
 from typing import Annotated
@@ -19,7 +19,7 @@ from pydantic import Field
 
 from assistant.compose.outcome import TENTATIVE_NOTE
 from assistant.core import Assistant
-from assistant.errors import AssistantError, user_message
+from assistant.errors import AssistantError, ConfigError, user_message
 from assistant.mcp.corpus import OutsideCorpusError, corpus_files, resolve_in_corpus
 from assistant.mcp.results import (
     AskResult,
@@ -33,6 +33,8 @@ from assistant.mcp.results import (
     ToolCitation,
 )
 from assistant.models import Answer, SearchFilters, Turn, source_url
+from assistant.state.access import Caller, key_caller, narrow, public_caller
+from assistant.state.keys import KeyStore
 
 log = logging.getLogger(__name__)
 
@@ -106,7 +108,12 @@ def build_server(
     corpus_dirs: Sequence[Path] = (),
     public_url: str | None = None,
 ) -> MCPServer:
-    """An MCP server over `assistant`; indexing tools only with `allow_indexing`."""
+    """An MCP server over `assistant`; indexing tools only with `allow_indexing`.
+
+    The tools see the documents of ASSISTANT_MCP_KEY's sets (the public sets without one); the
+    key is looked up on every call, so revoking it stops the tools at once."""
+    caller = mcp_caller(assistant)
+    caller()  # an unknown key fails here, before the server starts
     server: MCPServer = MCPServer(
         name="assistant",
         title="Cited answers from your documents",
@@ -121,7 +128,8 @@ def build_server(
     ) -> Annotated[CallToolResult, AskResult]:
         turns = [Turn(question=t.question, answer=t.answer) for t in history or []]
         with tool_errors():
-            answer = assistant.ask(question, top_k=top_k, filters=_filters(doc_ids), history=turns)
+            filters = narrow(_filters(doc_ids), caller())
+            answer = assistant.ask(question, top_k=top_k, filters=filters, history=turns)
         result = ask_result(answer, public_url)
         return CallToolResult(
             content=[TextContent(type="text", text=ask_text(result))],
@@ -131,7 +139,7 @@ def build_server(
     @server.tool(description=_SEARCH, annotations=read_only)
     def search(query: Question, top_k: TopK = None, doc_ids: DocIds = None) -> SearchResult:
         with tool_errors():
-            passages = assistant.search(query, top_k=top_k, filters=_filters(doc_ids))
+            passages = assistant.search(query, top_k=top_k, filters=narrow(_filters(doc_ids), caller()))
         return SearchResult(
             passages=[
                 RankedPassage(rank=rank, **p.model_dump(exclude={"source"}))
@@ -142,7 +150,7 @@ def build_server(
     @server.tool(description=_GET_DOCUMENT, annotations=read_only)
     def get_document(doc_id: str, start: Offset = None, end: Offset = None) -> DocumentSlice:
         with tool_errors():
-            record = assistant.get_document(doc_id)
+            record = assistant.get_document(doc_id, caller().sets)
         length = len(record.text)
         first = 0 if start is None else start
         last = length if end is None else end
@@ -167,7 +175,7 @@ def build_server(
     @server.tool(description=_LIST_DOCUMENTS, annotations=read_only)
     def list_documents() -> DocumentList:
         with tool_errors():
-            documents = assistant.list_documents()
+            documents = assistant.list_documents(caller().sets)
         fields = set(DocumentSummary.model_fields)
         return DocumentList(documents=[DocumentSummary(**d.model_dump(include=fields)) for d in documents])
 
@@ -200,6 +208,26 @@ def build_server(
             return summary
 
     return server
+
+
+def mcp_caller(assistant: Assistant) -> Callable[[], Caller]:
+    """Who the tools act for: ASSISTANT_MCP_KEY's caller, or the public caller without a key.
+    Each call looks the key up again (RevokedKeyError once it is revoked)."""
+    settings = assistant.settings
+    keys = KeyStore.for_index(assistant.index_dir)
+
+    def caller() -> Caller:
+        if settings.mcp_key is None:
+            return public_caller(settings)
+        found = key_caller(settings, keys, settings.mcp_key.get_secret_value())
+        if found is None:
+            raise ConfigError(
+                "ASSISTANT_MCP_KEY is not a key of this index: create one with "
+                "`assistant keys create NAME --sets ...` (or use ASSISTANT_API_KEY)"
+            )
+        return found
+
+    return caller
 
 
 @contextmanager

@@ -15,6 +15,8 @@ from contextvars import ContextVar
 from datetime import UTC, datetime
 
 REQUEST_ID: ContextVar[str | None] = ContextVar("request_id", default=None)
+#: the LogRecord attribute holding a record's structured fields (`log.info(..., extra={FIELDS: {}})`)
+FIELDS = "fields"
 
 #: an incoming X-Request-ID is kept only when it looks like an id, never arbitrary text in logs
 _VALID_ID = re.compile(r"^[A-Za-z0-9._:-]{1,128}$")
@@ -28,7 +30,8 @@ def request_id_for(incoming: str | None) -> str:
 
 
 class JsonFormatter(logging.Formatter):
-    """One JSON object per record: time, level, logger, message, request_id, and any exception."""
+    """One JSON object per record: time, level, logger, message, request_id, the record's
+    structured fields, and any exception."""
 
     def format(self, record: logging.LogRecord) -> str:
         entry: dict[str, object] = {
@@ -40,6 +43,9 @@ class JsonFormatter(logging.Formatter):
         request_id = REQUEST_ID.get()
         if request_id is not None:
             entry["request_id"] = request_id
+        fields = getattr(record, FIELDS, None)
+        if isinstance(fields, dict):  # structured fields given as `extra={FIELDS: {...}}`
+            entry.update({k: v for k, v in fields.items() if k not in entry})
         if record.exc_info:
             entry["exception"] = self.formatException(record.exc_info)
         return json.dumps(entry, ensure_ascii=False)

@@ -20,8 +20,10 @@ from typing import Literal
 from fastapi import HTTPException, Request
 from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 
+from assistant.errors import RevokedKeyError
 from assistant.settings import Settings
-from assistant.state.keys import ApiKey, KeyStore
+from assistant.state.access import ADMIN, Caller, key_caller, public_caller
+from assistant.state.keys import KeyStore
 
 log = logging.getLogger(__name__)
 
@@ -71,56 +73,28 @@ def check_api_key(
         )
 
 
-@dataclass(frozen=True, slots=True)
-class Caller:
-    """Who sent a request: a key's name (never the key) and the sets it may read (None: all)."""
-
-    name: str
-    sets: list[str] | None
-
-
-ADMIN = Caller("admin", None)
-
-
-def public_caller(settings: Settings) -> Caller:
-    sets = sorted({s.strip() for s in settings.public_sets.split(",") if s.strip()})
-    return Caller("public", sets)
-
-
 def authorize(
     settings: Settings, keys: KeyStore, credentials: HTTPAuthorizationCredentials | None, access: Access
 ) -> Caller:
-    """The caller of a request under the key rules (401/403 when it may not proceed).
-
-    The scoped key is looked up on every request, so a revoked key is refused at once."""
-    expected = settings.api_key
+    """The caller of a request under the key rules (401/403 when it may not proceed)."""
     if credentials is not None:
-        given = credentials.credentials.encode("utf-8")
-        if expected is not None and hmac.compare_digest(given, expected.get_secret_value().encode("utf-8")):
-            return ADMIN
-        found = keys.lookup(credentials.credentials)
+        try:
+            found = key_caller(settings, keys, credentials.credentials)
+        except RevokedKeyError as exc:
+            raise HTTPException(
+                status_code=401,
+                detail="The API key was revoked",
+                headers={"WWW-Authenticate": 'Bearer error="invalid_token"'},
+            ) from exc
         if found is not None:
-            return _scoped(found, access)
+            if access == "write" and found.sets is not None:
+                raise HTTPException(
+                    status_code=403, detail="This key may only read; uploads and deletes need an admin key"
+                )
+            return found
     if key_required(settings, access):
         check_api_key(settings, credentials, access)  # raises the 401 that says what is missing
     return ADMIN if access == "write" else public_caller(settings)
-
-
-def _scoped(key: ApiKey, access: Access) -> Caller:
-    if key.revoked_at is not None:
-        log.warning("rejected a request with the revoked key %r", key.name)
-        raise HTTPException(
-            status_code=401,
-            detail="The API key was revoked",
-            headers={"WWW-Authenticate": 'Bearer error="invalid_token"'},
-        )
-    if key.admin:
-        return Caller(key.name, None)
-    if access == "write":
-        raise HTTPException(
-            status_code=403, detail="This key may only read; uploads and deletes need an admin key"
-        )
-    return Caller(key.name, list(key.sets))
 
 
 @dataclass(slots=True)

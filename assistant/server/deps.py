@@ -8,9 +8,7 @@ from fastapi import Depends, Request, Security
 from fastapi.security import HTTPAuthorizationCredentials
 
 from assistant.core import Assistant
-from assistant.models import SearchFilters
 from assistant.server.auth import (
-    Caller,
     RateLimiter,
     authorize,
     bearer_scheme,
@@ -18,7 +16,9 @@ from assistant.server.auth import (
     read_bearer_scheme,
 )
 from assistant.server.jobs import JobManager
+from assistant.server.observability import CALLER_STATE
 from assistant.settings import Settings
+from assistant.state.access import Caller
 from assistant.state.feedback import FeedbackStore
 from assistant.state.keys import KeyStore
 
@@ -58,27 +58,26 @@ async def get_keys(request: Request) -> KeyStore:
 KeysDep = Annotated[KeyStore, Depends(get_keys)]
 
 
-def require_key(settings: SettingsDep, keys: KeysDep, credentials: Credentials) -> Caller:
+def require_key(request: Request, settings: SettingsDep, keys: KeysDep, credentials: Credentials) -> Caller:
     """Writes and the feedback list: the API key (or an admin key) whenever one is configured."""
-    return authorize(settings, keys, credentials, "write")
+    return _known(request, authorize(settings, keys, credentials, "write"))
 
 
-def require_read_key(settings: SettingsDep, keys: KeysDep, credentials: ReadCredentials) -> Caller:
+def require_read_key(
+    request: Request, settings: SettingsDep, keys: KeysDep, credentials: ReadCredentials
+) -> Caller:
     """Asking, searching, reading documents: the key only with ASSISTANT_REQUIRE_KEY_FOR_READ;
     the caller's sets limit what it reads."""
-    return authorize(settings, keys, credentials, "read")
+    return _known(request, authorize(settings, keys, credentials, "read"))
+
+
+def _known(request: Request, caller: Caller) -> Caller:
+    """Leave the caller's name for the audit line (server/observability.py)."""
+    setattr(request.state, CALLER_STATE, caller.name)
+    return caller
 
 
 CallerDep = Annotated[Caller, Depends(require_read_key)]
-
-
-def scoped(filters: SearchFilters | None, caller: Caller) -> SearchFilters | None:
-    """The request's filters narrowed to the caller's sets (a set it names outside them is dropped)."""
-    if caller.sets is None:
-        return filters
-    wanted = filters.sets if filters is not None and filters.sets is not None else caller.sets
-    sets = [name for name in wanted if name in caller.sets]
-    return (filters or SearchFilters()).model_copy(update={"sets": sets})
 
 
 async def rate_limit(request: Request) -> None:

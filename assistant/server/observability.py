@@ -1,22 +1,30 @@
-"""Per-request bookkeeping: the request id (header, log context) and the latency histogram."""
+"""Per-request bookkeeping: the request id (header, log context), the latency histogram and the
+audit line (who asked, which route, the status, the documents returned)."""
 
 from __future__ import annotations
 
+import logging
 import time
 
 from starlette.datastructures import Headers, MutableHeaders
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
-from assistant.observability.logs import REQUEST_ID, request_id_for
+from assistant.observability.audit import collecting
+from assistant.observability.logs import FIELDS, REQUEST_ID, request_id_for
 from assistant.observability.metrics import REQUEST_SECONDS
 
 REQUEST_ID_HEADER = "X-Request-ID"
 #: requests that matched no route share one label, so random paths cannot grow the series
 UNMATCHED_ROUTE = "unmatched"
+#: where a route's access dependency leaves the caller's key name (never the key) in the scope state
+CALLER_STATE = "caller_name"
+
+audit_log = logging.getLogger("assistant.audit")
 
 
 class ObservabilityMiddleware:
-    """Outermost middleware: every response carries X-Request-ID and is timed by route template."""
+    """Outermost middleware: every response carries X-Request-ID, is timed by route template and
+    gets one audit line."""
 
     def __init__(self, app: ASGIApp) -> None:
         self.app = app
@@ -40,13 +48,30 @@ class ObservabilityMiddleware:
                 MutableHeaders(scope=message)[REQUEST_ID_HEADER] = request_id
             await send(message)
 
-        try:
-            await self.app(scope, receive, send_with_id)
-        finally:
-            REQUEST_SECONDS.labels(
-                route=_route_template(scope), method=scope["method"], status=str(status)
-            ).observe(time.perf_counter() - started)
-            REQUEST_ID.reset(token)
+        with collecting() as doc_ids:
+            try:
+                await self.app(scope, receive, send_with_id)
+            finally:
+                route = _route_template(scope)
+                REQUEST_SECONDS.labels(route=route, method=scope["method"], status=str(status)).observe(
+                    time.perf_counter() - started
+                )
+                _audit(scope, route, status, doc_ids)
+                REQUEST_ID.reset(token)
+
+
+def _audit(scope: Scope, route: str, status: int, doc_ids: list[str]) -> None:
+    """One structured line per request: key name (None when no key was accepted), route, status
+    and each document returned once, in the order first returned."""
+    state = scope.get("state") or {}
+    fields = {
+        "key": state.get(CALLER_STATE),
+        "method": scope["method"],
+        "route": route,
+        "status": status,
+        "doc_ids": list(dict.fromkeys(doc_ids)),
+    }
+    audit_log.info("%s %s %d", scope["method"], route, status, extra={FIELDS: fields})
 
 
 def _route_template(scope: Scope) -> str:

@@ -17,8 +17,8 @@ from slack_sdk import WebClient
 from slack_sdk.errors import SlackApiError
 
 from assistant.errors import AssistantError, ConfigError, user_message
-from assistant.models import Answer, Turn
-from assistant.settings import Settings
+from assistant.models import Answer, SearchFilters, Turn
+from assistant.settings import DM_CHANNELS, Settings
 from assistant.slack.blocks import (
     FEEDBACK_ACTION_PATTERN,
     SHARE_ACTION_PATTERN,
@@ -37,12 +37,14 @@ from assistant.slack.text import (
     is_human_message,
     mentions,
 )
+from assistant.state.access import public_caller
 
 if TYPE_CHECKING:
     from assistant.core import Assistant
 
 log = logging.getLogger(__name__)
 
+BOLT_APP_NAME = "assistant-slack"
 WORKING_REACTION = "eyes"
 MAX_HISTORY_TURNS = 5
 ANSWER_CACHE_SECONDS = 24 * 60 * 60
@@ -83,7 +85,9 @@ def build_app(assistant: Assistant, settings: Settings, *, socket_mode: bool = F
     client = WebClient(token=settings.slack_bot_token.get_secret_value(), base_url=slack_api_url(settings))
     secret = settings.slack_signing_secret
     app = App(
-        name="assistant",
+        # Bolt resets the level of the logger with the app's name on every request: "assistant"
+        # would be our package's logger, and silence every INFO line of the service (the audit too).
+        name=BOLT_APP_NAME,
         client=client,
         signing_secret=secret.get_secret_value() if secret is not None else "",
         # auth.test runs on the first request instead of at start-up, so the service comes up
@@ -177,6 +181,7 @@ class SlackBot:
                     reply_in=thread_ts,
                     thread_ts=thread_ts,
                     text=text,
+                    dm=True,
                 )
             return
         if thread_ts is None or thread_ts == ts or mentions(text, context.bot_user_id):
@@ -205,8 +210,10 @@ class SlackBot:
         thread_ts: str | None,
         text: str,
         thread: list[dict[str, Any]] | None = None,
+        dm: bool = False,
     ) -> None:
-        """Answer one message where it was asked; 👀 while working; never silent on failure."""
+        """Answer one message where it was asked (from the channel's sets); 👀 while working;
+        never silent on failure."""
         question = clean_question(text)
         if not question:
             self._post_quietly(client, channel, reply_in, notice_message(EMPTY_QUESTION))
@@ -218,7 +225,7 @@ class SlackBot:
                 if thread is None:
                     thread = self._thread_messages(client, channel, thread_ts)
                 history = earlier_turns(thread, ts, MAX_HISTORY_TURNS, self._answers.get)
-            answer = self._ask(question, history)
+            answer = self._ask(question, history, channel_sets(self._settings, channel, dm))
             for message in answer_messages(answer, self._settings.public_url):
                 self._post(client, channel, reply_in, message)
         except AssistantError as exc:
@@ -240,7 +247,9 @@ class SlackBot:
         if not question:
             return
         try:
-            answer = self._ask(question, [])
+            channel = str(command.get("channel_id", ""))
+            dm = channel.startswith("D") or command.get("channel_name") == "directmessage"
+            answer = self._ask(question, [], channel_sets(self._settings, channel, dm))
             messages = answer_messages(
                 answer, self._settings.public_url, shareable=True, asked_by=command.get("user_id")
             )
@@ -301,8 +310,9 @@ class SlackBot:
             self._respond_quietly(respond, APOLOGY)
 
     # ------------------------------------------------------------------ helpers
-    def _ask(self, question: str, history: list[Turn]) -> Answer:
-        answer = self._assistant.ask(question, history=history or None)
+    def _ask(self, question: str, history: list[Turn], sets: list[str]) -> Answer:
+        filters = SearchFilters(sets=sets)
+        answer = self._assistant.ask(question, history=history or None, filters=filters)
         if answer.id:
             self._answers.put(answer.id, answer)
         log.info(
@@ -373,6 +383,13 @@ class SlackBot:
             log.warning("reactions.%s failed on %s: %s", verb, ts, _slack_error(exc))
         except Exception:
             log.warning("reactions.%s failed on %s", verb, ts, exc_info=True)
+
+
+def channel_sets(settings: Settings, channel: str, dm: bool) -> list[str]:
+    """The sets a channel's answers come from: its ASSISTANT_SLACK_CHANNEL_SETS entry (the `dm`
+    entry for direct messages), else the public sets."""
+    mapped = settings.slack_channel_sets.get(DM_CHANNELS if dm else channel)
+    return list(mapped) if mapped else public_caller(settings).sets or []
 
 
 def _slack_error(exc: SlackApiError) -> str:

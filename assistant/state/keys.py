@@ -8,7 +8,6 @@ so a revoked key is refused at once by every process that shares the file.
 from __future__ import annotations
 
 import hashlib
-import re
 import secrets
 import sqlite3
 from dataclasses import dataclass
@@ -16,11 +15,11 @@ from datetime import UTC, datetime
 from pathlib import Path
 
 from assistant.errors import ConfigError
+from assistant.settings import SET_NAME
 from assistant.state.migrations import Migration, StateDB
 
 KEYS_FILENAME = "keys.sqlite"
-#: a key's name and a set's name: letters, digits, dot, dash and underscore
-_NAME = re.compile(r"^[A-Za-z0-9._-]{1,64}$")
+_NAME = SET_NAME  # a key's name follows the rule of a set's name
 #: the bytes of randomness in a new key (URL-safe base64 in the key itself)
 KEY_BYTES = 32
 

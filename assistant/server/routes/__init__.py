@@ -13,6 +13,7 @@ from assistant.server.routes import (
     metrics,
     openai_compat,
     search,
+    sets,
     sources,
     web,
 )
@@ -23,6 +24,7 @@ ROUTERS: tuple[APIRouter, ...] = (
     ask.router,
     search.router,
     documents.router,
+    sets.router,
     feedback.router,
     gaps.router,
     sources.router,

@@ -15,9 +15,10 @@ from starlette.concurrency import run_in_threadpool
 from assistant.compose.seam import AnswerReady, StreamEvent
 from assistant.errors import AssistantError, user_message
 from assistant.models import Answer, SearchFilters, Turn
-from assistant.server.deps import AssistantDep, CallerDep, RateLimited, ReadAccess, SettingsDep, scoped
+from assistant.server.deps import AssistantDep, CallerDep, RateLimited, ReadAccess, SettingsDep
 from assistant.server.errors import error_responses
 from assistant.settings import Settings
+from assistant.state.access import narrow
 
 log = logging.getLogger(__name__)
 
@@ -90,7 +91,7 @@ def _check(body: AskRequest, settings: Settings) -> None:
 def ask(body: AskRequest, assistant: AssistantDep, settings: SettingsDep, caller: CallerDep) -> Answer:
     """Answer a question with citations into the indexed documents (those of the caller's sets)."""
     _check(body, settings)
-    filters = scoped(body.filters, caller)
+    filters = narrow(body.filters, caller)
     return assistant.ask(body.question, top_k=body.top_k, filters=filters, history=body.history)
 
 
@@ -128,7 +129,7 @@ async def ask_stream(
         assistant.stream,
         body.question,
         top_k=body.top_k,
-        filters=scoped(body.filters, caller),
+        filters=narrow(body.filters, caller),
         history=body.history,
     )
     # The first event is produced before the response starts, so a bad question or an

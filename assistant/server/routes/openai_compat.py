@@ -30,7 +30,7 @@ from assistant.compose.seam import AnswerDelta
 from assistant.core import Assistant
 from assistant.errors import AssistantError, user_message
 from assistant.models import Answer, Citation, Turn, source_url
-from assistant.server.deps import AssistantDep, CallerDep, RateLimited, ReadAccess, SettingsDep, scoped
+from assistant.server.deps import AssistantDep, CallerDep, RateLimited, ReadAccess, SettingsDep
 from assistant.server.errors import RETRY_AFTER_SECONDS, _clean_error, _describe, status_for
 from assistant.server.openai_models import (
     MODEL_PREFIX,
@@ -51,6 +51,7 @@ from assistant.server.openai_models import (
 )
 from assistant.server.routes.ask import MAX_HISTORY, check_question_length
 from assistant.settings import Settings
+from assistant.state.access import narrow
 
 log = logging.getLogger(__name__)
 
@@ -349,7 +350,7 @@ async def chat_completions(
     base = viewer_base(request, settings)
     arguments: dict[str, Any] = {
         "top_k": body.top_k,
-        "filters": scoped(body.filters, caller),
+        "filters": narrow(body.filters, caller),
         "history": history,
         "composer": choice.composer,
     }

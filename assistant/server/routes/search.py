@@ -8,9 +8,10 @@ from fastapi import APIRouter
 from pydantic import BaseModel, Field
 
 from assistant.models import Passage, SearchFilters
-from assistant.server.deps import AssistantDep, CallerDep, ReadAccess, SettingsDep, scoped
+from assistant.server.deps import AssistantDep, CallerDep, ReadAccess, SettingsDep
 from assistant.server.errors import error_responses
 from assistant.server.routes.ask import TopK, Words, check_question_length
+from assistant.state.access import narrow
 
 router = APIRouter(tags=["search"], dependencies=[ReadAccess])
 
@@ -32,6 +33,6 @@ def search(
 ) -> SearchResponse:
     """Return the passages retrieval ranks highest for the query (in the caller's sets)."""
     check_question_length(body.query, settings, field="query")
-    filters = scoped(body.filters, caller)
+    filters = narrow(body.filters, caller)
     passages = assistant.search(body.query, top_k=body.top_k, filters=filters, mode=body.mode)
     return SearchResponse(passages=passages)

@@ -28,13 +28,18 @@ function storedKey() {
   }
 }
 
+/** Fired on window when the key changes, so views that depend on the caller reload. */
+export const KEY_CHANGED = "assistant:key-changed";
+
 function storeKey(key) {
+  const changed = key !== storedKey();
   try {
     if (key) sessionStorage.setItem(KEY_STORAGE, key);
     else sessionStorage.removeItem(KEY_STORAGE);
   } catch {
     // Storage disabled: the key then lives only as long as this request.
   }
+  if (changed) window.dispatchEvent(new Event(KEY_CHANGED));
 }
 
 function authHeaders() {
@@ -57,12 +62,12 @@ async function obtainKey(rejected) {
 
 /**
  * Run `send(headers)` and, on 401, ask for a key and retry while the user keeps offering one.
- * `send` returns anything with a numeric `status`.
+ * `send` returns anything with a numeric `status`. With `promptForKey: false` a 401 is returned.
  */
-async function withAuth(send) {
+async function withAuth(send, { promptForKey = true } = {}) {
   for (;;) {
     const response = await send(authHeaders());
-    if (response.status !== 401) return response;
+    if (response.status !== 401 || !promptForKey) return response;
     const rejected = Boolean(storedKey());
     const key = await obtainKey(rejected);
     if (!key) return response;
@@ -105,8 +110,9 @@ async function doFetch(path, init) {
   }
 }
 
-/** JSON request with auth; resolves to the parsed body or throws ApiError. */
-export async function api(path, { method = "GET", body, signal } = {}) {
+/** JSON request with auth; resolves to the parsed body or throws ApiError (`promptForKey: false`:
+ * a 401 throws instead of asking for a key). */
+export async function api(path, { method = "GET", body, signal, promptForKey = true } = {}) {
   const response = await withAuth((auth) =>
     doFetch(path, {
       method,
@@ -118,6 +124,7 @@ export async function api(path, { method = "GET", body, signal } = {}) {
       },
       body: body === undefined ? undefined : JSON.stringify(body),
     }),
+    { promptForKey },
   );
   if (!response.ok) throw await errorFrom(response);
   return response.status === 204 ? null : response.json();

@@ -3,12 +3,13 @@
 // Routes: #/ (chat), #/documents, #/doc/<doc_id>?start=<int>&end=<int> (document panel over
 // the current view; the same deep link the Slack bot posts).
 
-import { api, setKeyPrompt } from "./api.js";
+import { KEY_CHANGED, api, setKeyPrompt } from "./api.js";
 import { ChatView } from "./chat.js";
 import { confirmDialog, promptApiKey } from "./dialogs.js";
 import { DocumentsView } from "./documents.js";
 import { GapsView } from "./gaps.js";
 import { el, iconButton, relativeTime, replaceChildren } from "./dom.js";
+import { SetPicker } from "./sets.js";
 import { ChatStore } from "./store.js";
 import { DocumentViewer, docHash } from "./viewer.js";
 
@@ -22,6 +23,7 @@ let view = "chat";
 const viewer = new DocumentViewer($("#viewer"), { onClose: closeDoc });
 
 const chatRoot = $("#chat-view");
+const sets = new SetPicker($("[data-role=set-picker]", chatRoot));
 const chat = new ChatView(
   {
     log: $("[data-role=log]", chatRoot),
@@ -33,6 +35,7 @@ const chat = new ChatView(
   },
   store,
   openDoc,
+  () => sets.filters(),
 );
 
 const documents = new DocumentsView($("#documents-view"), {
@@ -222,10 +225,13 @@ document.addEventListener("keydown", (event) => {
 store.subscribe(renderChatList);
 window.addEventListener("hashchange", route);
 window.addEventListener("focus", refreshHealth);
+window.addEventListener("focus", () => sets.load());
+window.addEventListener(KEY_CHANGED, () => sets.load());
 
 renderChatList();
 chat.render();
 route();
 refreshHealth();
+sets.load();
 if (!viewer.isOpen && view === "chat") chat.focusInput();
 document.body.dataset.ready = "true";

@@ -167,12 +167,14 @@ function evidenceItem({ marker, title, page, quote, testid, onOpen }) {
 export class ChatView {
   /**
    * `elements`: {log, form, input, send, empty, scroller}; `store`: ChatStore;
-   * `openDoc(docId, start, end)` shows a cited range.
+   * `openDoc(docId, start, end)` shows a cited range; `filters()` gives the filter each question
+   * is sent with (the set picker's choice), or null.
    */
-  constructor(elements, store, openDoc) {
+  constructor(elements, store, openDoc, filters = () => null) {
     Object.assign(this, elements);
     this.store = store;
     this.openDoc = openDoc;
+    this.filters = filters;
     this.live = new Map(); // turn id -> DOM node of an answer still streaming
     this.controller = null;
 
@@ -252,6 +254,8 @@ export class ChatView {
 
     const payload = { question: turn.question };
     if (history.length) payload.history = history;
+    const filters = this.filters();
+    if (filters) payload.filters = filters;
     let changes;
     try {
       const answer = await askStream(payload, {
@@ -420,7 +424,7 @@ export class ChatView {
         el("h3", { class: "answer__subhead", text: "Closest passages" }),
         el("p", { class: "answer__hint", text: passagesHint(answer) }),
         el("ol", { class: "sources sources--passages", "data-testid": "passages" }, items),
-        more,
+        ...(more ? [more] : []), // Element.append would print a null as the text "null"
       );
     }
     main.append(this.renderActions(chatId, turn));
