@@ -276,3 +276,14 @@ def test_an_unknown_mcp_key_fails_at_start_with_a_clear_message(sets_index: Path
     assert result.exit_code == 1
     assert "ASSISTANT_MCP_KEY is not a key of this index" in result.output
     assert "ak_nobody-issued-this" not in result.output
+
+
+def test_a_scoped_mcp_key_may_not_index(mutable_index_dir: Path, writable_corpus: Path) -> None:
+    key = KeyStore.for_index(mutable_index_dir).create("mcp-reader", ["default"])
+    args = [*index_args(mutable_index_dir), "--allow-indexing", "--corpus-dir", str(writable_corpus)]
+    with stdio_server(*args, env={"ASSISTANT_MCP_KEY": key}) as mcp:
+        refused = mcp.call("index_documents", {"paths": None})
+        listed = mcp.structured("list_documents")["documents"]
+
+    assert refused.is_error and "indexing needs an admin key" in refused.content[0].text  # type: ignore[union-attr]
+    assert len(listed) == 2  # the sample corpus, unchanged

@@ -195,6 +195,9 @@ def build_server(
                 list[str] | None, Field(description="Files or folders inside the corpus folders.")
             ] = None,
         ) -> IndexSummary:
+            if assistant.settings.mcp_key is not None and caller().sets is not None:
+                # the HTTP rule for a scoped key on a write (403): reading keys never index
+                raise ToolError("ASSISTANT_MCP_KEY may only read; indexing needs an admin key")
             try:
                 requested = [resolve_in_corpus(p, roots) for p in paths] if paths else roots
             except OutsideCorpusError as exc:
