@@ -239,10 +239,11 @@ class Assistant:
         timings["embed"] = _ms(started)
         started = time.perf_counter()
         doc_ids = allowed_doc_ids(snapshot, filters)
-        chunks = retrieve(snapshot, list(zip(vectors, forms, strict=True)), k, doc_ids, mode)
+        expand = self.settings.query_expansion == "on"
+        chunks = retrieve(snapshot, list(zip(vectors, forms, strict=True)), k, doc_ids, mode, expand)
         if resolution.rewritten and resolution.prior_docs:
             prior = prior_doc_ids(resolution.prior_docs, doc_ids)
-            found = retrieve(snapshot, [(vectors[0], question)], k, prior, mode) if prior else []
+            found = retrieve(snapshot, [(vectors[0], question)], k, prior, mode, expand) if prior else []
             chunks = with_prior(chunks, found, k)
         timings["retrieve"] = _ms(started)
         # Sentences are scored against the question itself unless it is too short to stand alone.
@@ -256,7 +257,7 @@ class Assistant:
         def search_again(text: str) -> ComposeContext | None:
             """The same question searched with another text (a second hop), same filters."""
             again = self.embed_query(text) if mode != "keyword" else None
-            found = retrieve(snapshot, [(again, text)], k, doc_ids, mode)
+            found = retrieve(snapshot, [(again, text)], k, doc_ids, mode, expand)
             return _compose_context(question, text, again, found, snapshot) if found else None
 
         context = _compose_context(question, query_text, vector, chunks, snapshot)

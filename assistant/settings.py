@@ -76,6 +76,11 @@ class Settings(BaseSettings):
         description="re-score the best sentences and the abstention with the cross-encoder verifier "
         "(assistant/compose/verifier.py); off: its held-out figures do not improve (docs/answer-model.md)",
     )
+    query_expansion: Literal["on", "off"] = Field(
+        "off",
+        description="also search by keywords with the salient words of the dense top passages "
+        "(pseudo-relevance feedback, assistant/retrieval/expansion.py; docs/answer-model.md)",
+    )
     two_hop: bool = Field(
         True,
         description="when the first answer is weak, search again with a name its best sentences "

@@ -1,0 +1,78 @@
+"""Query expansion by pseudo-relevance feedback: the dense top passages' own salient words.
+
+A question worded with none of its evidence's words ("what made the sickness spread?" for a
+passage on fleas and rats) gives keyword search nothing to hold on to, while dense search often
+ranks a passage of the right topic near the top. The rarest words those passages share are the
+topic's vocabulary; searched as a keyword request of their own, they are one more RRF ranking
+beside the question's dense and keyword ones, so they can lift a passage but never outvote the
+question's own two rankings.
+"""
+
+from __future__ import annotations
+
+import math
+from collections import Counter
+from collections.abc import Mapping, Sequence
+
+from assistant.store import ReadView, SearchRequest
+from assistant.store.lexical import STOPWORDS, content_terms, stem, words
+
+#: dense top passages read for feedback: few, since lower ones are more often off topic
+FEEDBACK_PASSAGES = 3
+#: words added: enough to name the topic, few enough that no one passage's detail takes over
+EXPANSION_TERMS = 5
+#: shorter words are mostly abbreviations and fragments, not the topic's vocabulary
+MIN_WORD_LENGTH = 3
+
+
+def salient_terms(
+    texts: Sequence[str],
+    question: str,
+    frequency: Mapping[str, int],
+    sentences: int,
+    limit: int = EXPANSION_TERMS,
+) -> list[str]:
+    """The `limit` words of `texts` with the highest idf-weighted frequency, as written there.
+
+    Stop words (question words among them), numbers, short words and words the question
+    already has are left out; idf is log(sentences / sentence frequency), so a word held by
+    most sentences weighs nothing. Ties go to the alphabetically first stem (deterministic).
+    """
+    asked = set(content_terms(question))
+    counts: Counter[str] = Counter()
+    written: dict[str, str] = {}
+    for text in texts:
+        for word in words(text):
+            if word in STOPWORDS or len(word) < MIN_WORD_LENGTH or any(c.isdigit() for c in word):
+                continue
+            term = stem(word)
+            if term in asked:
+                continue
+            counts[term] += 1
+            written.setdefault(term, word)
+    weights = {
+        term: count * math.log(sentences / frequency[term])
+        for term, count in counts.items()
+        if frequency.get(term, 0) > 0 and sentences > frequency[term]
+    }
+    best = sorted(weights, key=lambda term: (-weights[term], term))[:limit]
+    return [written[term] for term in best]
+
+
+def feedback_request(
+    view: ReadView, request: SearchRequest, doc_ids: Sequence[str] | None = None
+) -> SearchRequest | None:
+    """A keyword-only request of the salient words of `request`'s dense top passages.
+
+    None when the request has no vector or its passages offer no word the question lacks.
+    """
+    vector, question = request
+    if vector is None:
+        return None
+    top = view.search([request], FEEDBACK_PASSAGES, FEEDBACK_PASSAGES, doc_ids, "dense")
+    rows = view.chunks([i for i, _ in top])
+    texts = [rows[i].text for i, _ in top if i in rows]
+    candidates = {stem(w) for text in texts for w in words(text)}
+    frequency = view.document_frequencies(candidates)
+    terms = salient_terms(texts, question, frequency, view.manifest.sentences)
+    return (None, " ".join(terms)) if terms else None
