@@ -78,8 +78,9 @@ class Settings(BaseSettings):
     )
     query_expansion: Literal["on", "off"] = Field(
         "off",
-        description="also search by keywords with the salient words of the dense top passages "
-        "(pseudo-relevance feedback, assistant/retrieval/expansion.py; docs/answer-model.md)",
+        description="add the dense top passages' salient words to the keyword search when the "
+        "question shares few words with them (pseudo-relevance feedback, "
+        "assistant/retrieval/expansion.py); off: held-out figures do not improve (docs/answer-model.md)",
     )
     two_hop: bool = Field(
         True,

@@ -1,11 +1,12 @@
 """Query expansion by pseudo-relevance feedback: the dense top passages' own salient words.
 
-A question worded with none of its evidence's words ("what made the sickness spread?" for a
-passage on fleas and rats) gives keyword search nothing to hold on to, while dense search often
+A question worded with none of its evidence's words ("who runs the country?" for a passage
+naming its president) gives keyword search nothing to hold on to, while dense search often
 ranks a passage of the right topic near the top. The rarest words those passages share are the
-topic's vocabulary; searched as a keyword request of their own, they are one more RRF ranking
-beside the question's dense and keyword ones, so they can lift a passage but never outvote the
-question's own two rankings.
+topic's vocabulary. Added to the question's keyword text (a few words, and only when the dense
+top passages miss most of the question's own words), they give its keyword ranking something to
+match; the dense ranking and the RRF fusion of the two are unchanged, so the expansion can move
+one ranking of two, never outvote the question.
 """
 
 from __future__ import annotations
@@ -23,6 +24,18 @@ FEEDBACK_PASSAGES = 3
 EXPANSION_TERMS = 5
 #: shorter words are mostly abbreviations and fragments, not the topic's vocabulary
 MIN_WORD_LENGTH = 3
+#: expand only when the dense top passages hold less than this share of the question's own
+#: words: a question worded like its evidence is served by its keyword ranking already
+WORDED_APART = 0.5
+
+
+def shared_share(question: str, texts: Sequence[str]) -> float:
+    """The share of the question's content words (stemmed) that the texts hold; 1.0 for none."""
+    asked = set(content_terms(question))
+    if not asked:
+        return 1.0
+    held = {stem(w) for text in texts for w in words(text)}
+    return len(asked & held) / len(asked)
 
 
 def salient_terms(
@@ -59,20 +72,21 @@ def salient_terms(
     return [written[term] for term in best]
 
 
-def feedback_request(
-    view: ReadView, request: SearchRequest, doc_ids: Sequence[str] | None = None
-) -> SearchRequest | None:
-    """A keyword-only request of the salient words of `request`'s dense top passages.
+def expanded(view: ReadView, request: SearchRequest, doc_ids: Sequence[str] | None = None) -> SearchRequest:
+    """`request` with the salient words of its dense top passages added to its keyword text.
 
-    None when the request has no vector or its passages offer no word the question lacks.
+    Unchanged when it has no vector, when those passages already hold at least WORDED_APART of
+    the question's words, or when they offer no word the question lacks.
     """
     vector, question = request
     if vector is None:
-        return None
+        return request
     top = view.search([request], FEEDBACK_PASSAGES, FEEDBACK_PASSAGES, doc_ids, "dense")
     rows = view.chunks([i for i, _ in top])
     texts = [rows[i].text for i, _ in top if i in rows]
+    if shared_share(question, texts) >= WORDED_APART:
+        return request
     candidates = {stem(w) for text in texts for w in words(text)}
     frequency = view.document_frequencies(candidates)
     terms = salient_terms(texts, question, frequency, view.manifest.sentences)
-    return (None, " ".join(terms)) if terms else None
+    return (vector, " ".join([question, *terms])) if terms else request

@@ -5,7 +5,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 from dataclasses import dataclass
 
-from assistant.retrieval.expansion import feedback_request
+from assistant.retrieval.expansion import expanded
 from assistant.store import ChunkRow, ReadView, SearchMode, SearchRequest
 
 #: each ranking is read this many times deeper than top_k before fusing
@@ -34,13 +34,12 @@ def retrieve(
     Several forms serve conversations: the question alone and the question with earlier turns.
     `doc_ids` restricts the search to those documents. How the rankings are made and fused is
     the store's business (RRF in Python for the embedded store, Milvus's own RRF ranker).
-    `expand` (hybrid mode only) adds a keyword request of the first form's dense top passages'
-    salient words (pseudo-relevance feedback, see expansion.py) as one more ranking.
+    `expand` (hybrid mode only) adds the first form's dense top passages' salient words to its
+    keyword text when the question is worded apart from them (see expansion.py).
     """
     depth = max(top_k * DEPTH_FACTOR, MIN_DEPTH)
     if expand and mode == "hybrid" and queries:
-        extra = feedback_request(view, queries[0], doc_ids)
-        queries = [*queries, extra] if extra is not None else queries
+        queries = [expanded(view, queries[0], doc_ids), *queries[1:]]
     fused = view.search(queries, top_k, depth, doc_ids, mode)
     rows = view.chunks([i for i, _ in fused])
     return [RetrievedChunk(rows[i], score) for i, score in fused if i in rows]
