@@ -49,7 +49,7 @@ def salient_terms(
 
     Stop words (question words among them), numbers, short words and words the question
     already has are left out; idf is log(sentences / sentence frequency), so a word held by
-    most sentences weighs nothing. Ties go to the alphabetically first stem (deterministic).
+    every sentence weighs nothing. Ties go to the alphabetically first stem (deterministic).
     """
     asked = set(content_terms(question))
     counts: Counter[str] = Counter()
