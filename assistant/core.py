@@ -245,10 +245,13 @@ class Assistant:
         # the caller's sets go into the store's search with the doc_ids (filtered inside it)
         doc_ids = filters.doc_ids if filters is not None else None
         sets = filters.sets if filters is not None else None
-        chunks = retrieve(snapshot, list(zip(vectors, forms, strict=True)), k, doc_ids, mode, sets)
+        expand = self.settings.query_expansion == "on"
+        forms_with_vectors = list(zip(vectors, forms, strict=True))
+        chunks = retrieve(snapshot, forms_with_vectors, k, doc_ids, mode, sets, expand)
         if resolution.rewritten and resolution.prior_docs:
             prior = prior_doc_ids(resolution.prior_docs, doc_ids)
-            found = retrieve(snapshot, [(vectors[0], question)], k, prior, mode, sets) if prior else []
+            first = [(vectors[0], question)]
+            found = retrieve(snapshot, first, k, prior, mode, sets, expand) if prior else []
             chunks = with_prior(chunks, found, k)
         timings["retrieve"] = _ms(started)
         # Sentences are scored against the question itself unless it is too short to stand alone.
@@ -262,7 +265,7 @@ class Assistant:
         def search_again(text: str) -> ComposeContext | None:
             """The same question searched with another text (a second hop), same filters."""
             again = self.embed_query(text) if mode != "keyword" else None
-            found = retrieve(snapshot, [(again, text)], k, doc_ids, mode, sets)
+            found = retrieve(snapshot, [(again, text)], k, doc_ids, mode, sets, expand)
             return _compose_context(question, text, again, found, snapshot) if found else None
 
         context = _compose_context(question, query_text, vector, chunks, snapshot)

@@ -86,6 +86,12 @@ class Settings(BaseSettings):
         description="re-score the best sentences and the abstention with the cross-encoder verifier "
         "(assistant/compose/verifier.py); off: its held-out figures do not improve (docs/answer-model.md)",
     )
+    query_expansion: Literal["on", "off"] = Field(
+        "off",
+        description="add the dense top passages' salient words to the keyword search when the "
+        "question shares few words with them (pseudo-relevance feedback, "
+        "assistant/retrieval/expansion.py); off: held-out figures do not improve (docs/answer-model.md)",
+    )
     two_hop: bool = Field(
         True,
         description="when the first answer is weak, search again with a name its best sentences "
