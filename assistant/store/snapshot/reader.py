@@ -26,6 +26,9 @@ from assistant.store.snapshot.vector_index import VectorIndex
 READ_CONNECTIONS = 4
 #: stemmed terms whose sentence frequency a snapshot remembers (the question vocabulary)
 DF_CACHE_TERMS = 100_000
+#: filters (sets, doc_id lists) whose documents and chunk ids one snapshot keeps worked out
+FILTER_CACHE_ENTRIES = 16
+_CACHE_LOCK = threading.Lock()
 
 
 class Snapshot:
@@ -66,6 +69,9 @@ class Snapshot:
         self._pool_lock = threading.Lock()
         self._closed = False
         self._df_cache: dict[str, int] = {}
+        # a snapshot never changes: what a filter expands to is worked out once per filter
+        self._set_docs: dict[tuple[str, ...], list[str]] = {}
+        self._doc_chunks: dict[tuple[str, ...], list[int]] = {}
         try:
             uri = f"file:{self.path / 'store.sqlite'}?mode=ro&immutable=1"
             for _ in range(READ_CONNECTIONS):
@@ -190,8 +196,13 @@ class Snapshot:
     def chunk_ids_for_docs(self, doc_ids: Sequence[str]) -> list[int]:
         if not doc_ids:
             return []
-        marks = ",".join("?" * len(doc_ids))
-        return [r for (r,) in self._query(f"SELECT id FROM chunks WHERE doc_id IN ({marks})", doc_ids)]
+        key = tuple(doc_ids)
+        found = self._doc_chunks.get(key)
+        if found is None:
+            marks = ",".join("?" * len(doc_ids))
+            found = [r for (r,) in self._query(f"SELECT id FROM chunks WHERE doc_id IN ({marks})", doc_ids)]
+            _remember(self._doc_chunks, key, found)
+        return list(found)
 
     def chunks(self, ids: Sequence[int]) -> dict[int, ChunkRow]:
         if not ids:
@@ -267,9 +278,14 @@ class Snapshot:
         names = sorted(set(sets))
         if not names:
             return []
-        marks = ",".join("?" * len(names))
-        sql = self._sets_sql(f"SELECT DISTINCT doc_id FROM sets WHERE name IN ({marks}) ORDER BY doc_id")
-        return [doc_id for (doc_id,) in self._query(sql, names)]
+        key = tuple(names)
+        found = self._set_docs.get(key)
+        if found is None:
+            marks = ",".join("?" * len(names))
+            sql = self._sets_sql(f"SELECT DISTINCT doc_id FROM sets WHERE name IN ({marks}) ORDER BY doc_id")
+            found = [doc_id for (doc_id,) in self._query(sql, names)]
+            _remember(self._set_docs, key, found)
+        return list(found)
 
     def set_counts(self) -> dict[str, int]:
         """Set name -> how many documents are in it."""
@@ -334,3 +350,11 @@ class Snapshot:
             "indexed_at": indexed_at,
             "metadata": json.loads(metadata),
         }
+
+
+def _remember(cache: dict[Any, Any], key: Any, value: Any) -> None:
+    """Store `value`, dropping the oldest entry beyond FILTER_CACHE_ENTRIES (requests race)."""
+    with _CACHE_LOCK:
+        if len(cache) >= FILTER_CACHE_ENTRIES:
+            cache.pop(next(iter(cache)))
+        cache[key] = value

@@ -14,6 +14,7 @@ tombstones exceed TOMBSTONE_SHARE of the index.
 from __future__ import annotations
 
 import logging
+import threading
 import time
 from collections.abc import Iterable, Sequence
 from pathlib import Path
@@ -55,6 +56,9 @@ RETURN_TO_EXACT_SHARE = 0.8
 TOMBSTONE_SHARE = 0.2
 #: a filter (doc_ids) allowing at most this many chunks is searched exactly over those chunks
 EXACT_SUBSET_MAX = 50_000
+#: filters whose decoded vectors are kept (at most EXACT_SUBSET_MAX x dimension floats each)
+SUBSET_CACHE_ENTRIES = 4
+_SUBSET_LOCK = threading.Lock()
 
 
 def choose_kind(
@@ -116,6 +120,8 @@ class VectorIndex:
         self._inner: Any = faiss.downcast_index(index.index)
         self._id_map: np.ndarray | None = None
         self._live_selector: Any = None
+        # the decoded vectors of the last few filters (a set is asked about again and again)
+        self._subsets: dict[bytes, tuple[np.ndarray, np.ndarray]] = {}
 
     # --- construction and files ------------------------------------------------------------
 
@@ -200,12 +206,14 @@ class VectorIndex:
             self.index.train(matrix)
         self.index.add_with_ids(matrix, np.asarray(ids, dtype=np.int64))
         self._id_map = None
+        self._subsets.clear()
 
     def remove(self, ids: Iterable[int]) -> None:
         """Delete chunk ids: at once from an exact index, as tombstones from an HNSW graph."""
         wanted = np.fromiter((int(i) for i in ids), dtype=np.int64)
         if wanted.size == 0:
             return
+        self._subsets.clear()
         if self.kind == "flat":
             self.index.remove_ids(wanted)
             self._id_map = None
@@ -302,17 +310,30 @@ class VectorIndex:
         self, vector: np.ndarray, k: int, allowed_ids: Sequence[int]
     ) -> list[tuple[int, float]]:
         """Exact search over a few allowed chunks: decode their vectors, take inner products."""
-        wanted = np.unique(np.asarray(allowed_ids, dtype=np.int64))
+        wanted, vectors = self._subset(np.unique(np.asarray(allowed_ids, dtype=np.int64)))
+        if wanted.size == 0:
+            return []
+        scores = vectors @ vector[0]
+        top = np.argpartition(-scores, k - 1)[:k] if k < scores.size else np.arange(scores.size)
+        order = top[np.argsort(-scores[top], kind="stable")]
+        return [(int(wanted[j]), float(scores[j])) for j in order]
+
+    def _subset(self, wanted: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        """The allowed ids still in the index with their decoded vectors (a few kept)."""
+        key = wanted.tobytes()
+        found = self._subsets.get(key)
+        if found is not None:
+            return found
         try:
             vectors = self.index.reconstruct_batch(wanted)
         except RuntimeError:  # an id that is not in the index: keep those that are
             wanted = wanted[np.isin(wanted, self.live_ids())]
-            if wanted.size == 0:
-                return []
-            vectors = self.index.reconstruct_batch(wanted)
-        scores = vectors @ vector[0]
-        order = np.argsort(-scores, kind="stable")[:k]
-        return [(int(wanted[j]), float(scores[j])) for j in order]
+            vectors = self.index.reconstruct_batch(wanted) if wanted.size else np.zeros((0, self.dimension))
+        with _SUBSET_LOCK:  # concurrent searches may fill the cache at once
+            if len(self._subsets) >= SUBSET_CACHE_ENTRIES:
+                self._subsets.pop(next(iter(self._subsets)))
+            self._subsets[key] = (wanted, vectors)
+        return wanted, vectors
 
 
 def _runs(positions: np.ndarray) -> list[tuple[int, int]]:
