@@ -33,8 +33,16 @@ and no longer than needed. The rules, applied per chosen sentence in this order:
   ("X, former commander") or in full beats an organisation; for "where", a name after a
   preposition of place; for "how many", an amount beats a bare year.
 
-Consecutive sentences of one document become one citation, so every quote is a contiguous
-slice of the stored text.
+- **The question names the person.** A personal pronoun whose antecedent sentence names someone
+  the question names already ("What are the pillars of Pezeshkian's policy?" answered by "He
+  anchored ...") needs no antecedent: the reader knows whom "he" means, so nothing is added.
+
+The answer leads with the best sentence (selection puts it first): its citation starts at that
+sentence, and the antecedents it pulled in and the other sentences follow as their own citations.
+Only a best sentence that leans on the one before it ("this provision can serve as ...") keeps
+its antecedents in front, since what it refers to is part of what it says. Otherwise consecutive
+sentences of one document become one citation, so every quote is a contiguous slice of the
+stored text.
 """
 
 from __future__ import annotations
@@ -396,7 +404,7 @@ def gather(chosen: Sequence[ChosenSentence], question: str, snapshot: ReadView) 
     authors: dict[tuple[str, int], str] = {}
     for sentence in chosen:
         piece = picked[(sentence.row.doc_id, sentence.row.ord)]
-        _add_antecedents(piece, picked, authors, snapshot)
+        _add_antecedents(piece, picked, authors, snapshot, question)
     if asks_for_list(question) and chosen:
         _add_list_continuation(chosen[0], picked, snapshot)
     first_seen = {c.row.doc_id: i for i, c in reversed(list(enumerate(chosen)))}
@@ -435,12 +443,13 @@ def _add_antecedents(
     picked: dict[tuple[str, int], Piece],
     authors: dict[tuple[str, int], str],
     snapshot: ReadView,
+    question: str,
 ) -> None:
     row = piece.row
     previous = _previous(row, snapshot)
     known = known_names([piece.text, *(p.text for p in previous)])
     needs_name = unresolved_person(piece.text, known) and not _answer_names_before(row, picked, known)
-    resolved = needs_name and _resolve_person(piece, previous, known, picked, authors, snapshot)
+    resolved = needs_name and _resolve_person(piece, previous, known, picked, authors, snapshot, question)
     if resolved and not leans_on_previous(piece.text):
         return
     text = piece.text
@@ -483,8 +492,11 @@ def _resolve_person(
     picked: dict[tuple[str, int], Piece],
     authors: dict[tuple[str, int], str],
     snapshot: ReadView,
+    question: str,
 ) -> bool:
-    """Name whom "he"/"she" means; False when no sentence near it and no author bio does."""
+    """Name whom "he"/"she" means; False when no sentence near it and no author bio does.
+
+    The name is left out when the question holds it already (see the module docstring)."""
     row = piece.row
     author = _author(row.doc_id, snapshot)
     for before in previous:
@@ -492,13 +504,19 @@ def _resolve_person(
             continue
         if author and mentions(before.text, author):
             authors[(row.doc_id, row.ord)] = author
-        else:
+        elif not _question_names(question, before.text, known):
             picked.setdefault((row.doc_id, before.row.ord), before)
         return True
     if author and _in_author_paragraph(row, author, snapshot):
         authors[(row.doc_id, row.ord)] = author
         return True
     return False
+
+
+def _question_names(question: str, sentence: str, known: frozenset[str]) -> bool:
+    """Whether the question names someone the sentence names (so it says whom "he" means)."""
+    asked = set(content_terms(question))
+    return any(set(content_terms(sentence[start:end])) & asked for start, end in names(sentence, known))
 
 
 def _author(doc_id: str, snapshot: ReadView) -> str | None:
@@ -517,12 +535,22 @@ def _in_author_paragraph(row: SentenceRow, author: str, snapshot: ReadView) -> b
     return mentions(_LEADING_MARKER.sub("", opening)[: len(author) + 10], author)
 
 
-def runs(pieces: list[Piece]) -> list[list[Piece]]:
-    """Group consecutive sentences of the same document: one citation per run."""
+def runs(pieces: list[Piece], lead: ChosenSentence | None = None) -> list[list[Piece]]:
+    """Group consecutive sentences of the same document: one citation per run.
+
+    A run starts at `lead` (the best sentence) unless it leans on the sentence before it, so
+    the answer can open with it (see `leading_runs`)."""
+    starts_run = lead is not None and not leans_on_previous(lead.text)
     grouped: list[list[Piece]] = []
     for piece in pieces:
         last = grouped[-1][-1].row if grouped else None
-        if last is not None and last.doc_id == piece.row.doc_id and last.ord + 1 == piece.row.ord:
+        is_lead = lead is not None and piece.row.doc_id == lead.row.doc_id and piece.row.ord == lead.row.ord
+        if (
+            last is not None
+            and last.doc_id == piece.row.doc_id
+            and last.ord + 1 == piece.row.ord
+            and not (is_lead and starts_run)
+        ):
             grouped[-1].append(piece)
         else:
             grouped.append([piece])
@@ -546,7 +574,8 @@ def compose_answer(context: ComposeContext, chosen: Sequence[ChosenSentence], co
     kind = answer_type(context.question)
     parts: list[str] = []
     citations: list[Citation] = []
-    for marker, run in enumerate(leading_runs(runs(evidence.pieces), chosen[:1]), start=1):
+    lead = chosen[0] if chosen else None
+    for marker, run in enumerate(leading_runs(runs(evidence.pieces, lead), chosen[:1]), start=1):
         first, last = run[0].row, run[-1].row
         quote = snapshot.text_slice(first.doc_id, first.start, last.end)
         doc = meta[first.doc_id]
