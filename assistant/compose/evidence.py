@@ -38,9 +38,9 @@ and no longer than needed. The rules, applied per chosen sentence in this order:
   anchored ...") needs no antecedent: the reader knows whom "he" means, so nothing is added.
 
 The answer leads with the best sentence (selection puts it first): its citation starts at that
-sentence, and the antecedents it pulled in and the other sentences follow as their own citations.
-Only a best sentence that leans on the one before it ("this provision can serve as ...") keeps
-its antecedents in front, since what it refers to is part of what it says. Otherwise consecutive
+sentence, and the antecedents it pulled in and the other sentences follow as their own citations,
+even when the best one leans on them ("this provision can serve as ..."): on held-out SQuAD the
+best sentence holds the answer far more often than its antecedent does. Otherwise consecutive
 sentences of one document become one citation, so every quote is a contiguous slice of the
 stored text.
 """
@@ -538,18 +538,17 @@ def _in_author_paragraph(row: SentenceRow, author: str, snapshot: ReadView) -> b
 def runs(pieces: list[Piece], lead: ChosenSentence | None = None) -> list[list[Piece]]:
     """Group consecutive sentences of the same document: one citation per run.
 
-    A run starts at `lead` (the best sentence) unless it leans on the sentence before it, so
-    the answer can open with it (see `leading_runs`)."""
-    starts_run = lead is not None and not leans_on_previous(lead.text)
+    A run always starts at `lead` (the best sentence), so the answer can open with it (see
+    `leading_runs`)."""
+    start = (lead.row.doc_id, lead.row.ord) if lead is not None else None
     grouped: list[list[Piece]] = []
     for piece in pieces:
         last = grouped[-1][-1].row if grouped else None
-        is_lead = lead is not None and piece.row.doc_id == lead.row.doc_id and piece.row.ord == lead.row.ord
         if (
             last is not None
             and last.doc_id == piece.row.doc_id
             and last.ord + 1 == piece.row.ord
-            and not (is_lead and starts_run)
+            and (piece.row.doc_id, piece.row.ord) != start
         ):
             grouped[-1].append(piece)
         else:
