@@ -181,9 +181,7 @@ def test_every_citation_quotes_the_text_and_marks_the_answer_inside_it(snapshot:
 
 def test_no_antecedent_when_the_question_names_the_person(snapshot: FakeSnapshot) -> None:
     # "she" is Maria Lopez, whom the question names: the sentence naming her adds nothing asked
-    evidence = gather(
-        [chosen(snapshot, "news", "she led")], "Which ministry did Maria Lopez lead?", snapshot
-    )
+    evidence = gather([chosen(snapshot, "news", "she led")], "Which ministry did Maria Lopez lead?", snapshot)
     assert texts(evidence, snapshot) == ["From 2010 to 2014, she led the trade ministry."]
 
 
@@ -193,7 +191,8 @@ def test_the_answer_opens_with_the_best_sentence_and_its_antecedents_follow(snap
     lead, *rest = answer.citations
     assert lead.quote == "She likened the union to the European Union."
     assert answer.answer.startswith("She likened the union")
-    assert [c.quote for c in rest] == ["Ana Ruiz, a former minister, proposed a southern union of ten states."]
+    named = "Ana Ruiz, a former minister, proposed a southern union of ten states."
+    assert [c.quote for c in rest] == [named]
 
 
 def test_a_runner_up_before_the_best_sentence_follows_it(snapshot: FakeSnapshot) -> None:

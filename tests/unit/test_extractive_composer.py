@@ -62,7 +62,8 @@ def test_the_answer_quotes_the_sentence_that_answers(snapshot: FakeSnapshot) -> 
 def test_a_sentence_opening_they_leads_and_the_one_before_it_follows(snapshot: FakeSnapshot) -> None:
     answer = ask(snapshot, "What legal basis is proposed for regional talks?")
     lead, antecedent = answer.citations
-    assert lead.quote.startswith("They can use") and lead.quote.endswith("the legal basis for regional talks.")
+    assert lead.quote.startswith("They can use")
+    assert lead.quote.endswith("the legal basis for regional talks.")
     assert antecedent.quote.startswith("In 1987 the Security Council gave")
     # two citations of adjacent text: the answer opens with the sentence that answers
     assert antecedent.doc_id == lead.doc_id and antecedent.end <= lead.start
