@@ -20,7 +20,9 @@ and no longer than needed. The rules, applied per chosen sentence in this order:
   sentence names the document's author (the "By NAME" byline near the top), or the sentence
   sits in a paragraph that opens with the author's name (an author bio) and no closer name
   exists, the author's name is written before the quote instead
-  ("Mohammad Javad Zarif (the author): “He …” [1]"): quotes stay exact.
+  ("Mohammad Javad Zarif (the author): “He …” [1]"): quotes stay exact. When the question
+  names someone that sentence names ("What are the pillars of Pezeshkian's policy?" answered by
+  "He anchored ..."), nothing is added: the reader knows whom "he" means.
 - **Other references.** A sentence that opens leaning on the one before ("They can use ...",
   "However, ...") or holds a demonstrative phrase anywhere whose noun it has not used before
   ("believes this provision can ...") pulls in the sentence before it, up to MAX_ANTECEDENTS
@@ -32,10 +34,6 @@ and no longer than needed. The rules, applied per chosen sentence in this order:
   Names and numbers the question already holds are not answers; for "who", a name beside a role
   ("X, former commander") or in full beats an organisation; for "where", a name after a
   preposition of place; for "how many", an amount beats a bare year.
-
-- **The question names the person.** A personal pronoun whose antecedent sentence names someone
-  the question names already ("What are the pillars of Pezeshkian's policy?" answered by "He
-  anchored ...") needs no antecedent: the reader knows whom "he" means, so nothing is added.
 
 The answer leads with the best sentence (selection puts it first): its citation starts at that
 sentence, and the antecedents it pulled in and the other sentences follow as their own citations,
