@@ -30,6 +30,7 @@ CI_GATE = (
     "citation_precision=0.9",
     "accuracy=0.5",
     "answer_accuracy=0.55",
+    "first_sentence_accuracy=0.5",
     "abstention_recall=0.25",
     "hit@5=0.95",
     "passage_hit@5=0.75",

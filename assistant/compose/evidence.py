@@ -20,7 +20,9 @@ and no longer than needed. The rules, applied per chosen sentence in this order:
   sentence names the document's author (the "By NAME" byline near the top), or the sentence
   sits in a paragraph that opens with the author's name (an author bio) and no closer name
   exists, the author's name is written before the quote instead
-  ("Mohammad Javad Zarif (the author): “He …” [1]"): quotes stay exact.
+  ("Mohammad Javad Zarif (the author): “He …” [1]"): quotes stay exact. When the question
+  names someone that sentence names ("What are the pillars of Pezeshkian's policy?" answered by
+  "He anchored ..."), nothing is added: the reader knows whom "he" means.
 - **Other references.** A sentence that opens leaning on the one before ("They can use ...",
   "However, ...") or holds a demonstrative phrase anywhere whose noun it has not used before
   ("believes this provision can ...") pulls in the sentence before it, up to MAX_ANTECEDENTS
@@ -33,8 +35,12 @@ and no longer than needed. The rules, applied per chosen sentence in this order:
   ("X, former commander") or in full beats an organisation; for "where", a name after a
   preposition of place; for "how many", an amount beats a bare year.
 
-Consecutive sentences of one document become one citation, so every quote is a contiguous
-slice of the stored text.
+The answer leads with the best sentence (selection puts it first): its citation starts at that
+sentence, and the antecedents it pulled in and the other sentences follow as their own citations,
+even when the best one leans on them ("this provision can serve as ..."): on held-out SQuAD the
+best sentence holds the answer far more often than its antecedent does. Otherwise consecutive
+sentences of one document become one citation, so every quote is a contiguous slice of the
+stored text.
 """
 
 from __future__ import annotations
@@ -396,7 +402,7 @@ def gather(chosen: Sequence[ChosenSentence], question: str, snapshot: ReadView) 
     authors: dict[tuple[str, int], str] = {}
     for sentence in chosen:
         piece = picked[(sentence.row.doc_id, sentence.row.ord)]
-        _add_antecedents(piece, picked, authors, snapshot)
+        _add_antecedents(piece, picked, authors, snapshot, question)
     if asks_for_list(question) and chosen:
         _add_list_continuation(chosen[0], picked, snapshot)
     first_seen = {c.row.doc_id: i for i, c in reversed(list(enumerate(chosen)))}
@@ -435,12 +441,13 @@ def _add_antecedents(
     picked: dict[tuple[str, int], Piece],
     authors: dict[tuple[str, int], str],
     snapshot: ReadView,
+    question: str,
 ) -> None:
     row = piece.row
     previous = _previous(row, snapshot)
     known = known_names([piece.text, *(p.text for p in previous)])
     needs_name = unresolved_person(piece.text, known) and not _answer_names_before(row, picked, known)
-    resolved = needs_name and _resolve_person(piece, previous, known, picked, authors, snapshot)
+    resolved = needs_name and _resolve_person(piece, previous, known, picked, authors, snapshot, question)
     if resolved and not leans_on_previous(piece.text):
         return
     text = piece.text
@@ -483,8 +490,11 @@ def _resolve_person(
     picked: dict[tuple[str, int], Piece],
     authors: dict[tuple[str, int], str],
     snapshot: ReadView,
+    question: str,
 ) -> bool:
-    """Name whom "he"/"she" means; False when no sentence near it and no author bio does."""
+    """Name whom "he"/"she" means; False when no sentence near it and no author bio does.
+
+    The name is left out when the question holds it already (see the module docstring)."""
     row = piece.row
     author = _author(row.doc_id, snapshot)
     for before in previous:
@@ -492,13 +502,19 @@ def _resolve_person(
             continue
         if author and mentions(before.text, author):
             authors[(row.doc_id, row.ord)] = author
-        else:
+        elif not _question_names(question, before.text, known):
             picked.setdefault((row.doc_id, before.row.ord), before)
         return True
     if author and _in_author_paragraph(row, author, snapshot):
         authors[(row.doc_id, row.ord)] = author
         return True
     return False
+
+
+def _question_names(question: str, sentence: str, known: frozenset[str]) -> bool:
+    """Whether the question names someone the sentence names (so it says whom "he" means)."""
+    asked = set(content_terms(question))
+    return any(set(content_terms(sentence[start:end])) & asked for start, end in names(sentence, known))
 
 
 def _author(doc_id: str, snapshot: ReadView) -> str | None:
@@ -517,12 +533,21 @@ def _in_author_paragraph(row: SentenceRow, author: str, snapshot: ReadView) -> b
     return mentions(_LEADING_MARKER.sub("", opening)[: len(author) + 10], author)
 
 
-def runs(pieces: list[Piece]) -> list[list[Piece]]:
-    """Group consecutive sentences of the same document: one citation per run."""
+def runs(pieces: list[Piece], lead: ChosenSentence | None = None) -> list[list[Piece]]:
+    """Group consecutive sentences of the same document: one citation per run.
+
+    A run always starts at `lead` (the best sentence), so the answer can open with it (see
+    `leading_runs`)."""
+    start = (lead.row.doc_id, lead.row.ord) if lead is not None else None
     grouped: list[list[Piece]] = []
     for piece in pieces:
         last = grouped[-1][-1].row if grouped else None
-        if last is not None and last.doc_id == piece.row.doc_id and last.ord + 1 == piece.row.ord:
+        if (
+            last is not None
+            and last.doc_id == piece.row.doc_id
+            and last.ord + 1 == piece.row.ord
+            and (piece.row.doc_id, piece.row.ord) != start
+        ):
             grouped[-1].append(piece)
         else:
             grouped.append([piece])
@@ -546,7 +571,8 @@ def compose_answer(context: ComposeContext, chosen: Sequence[ChosenSentence], co
     kind = answer_type(context.question)
     parts: list[str] = []
     citations: list[Citation] = []
-    for marker, run in enumerate(leading_runs(runs(evidence.pieces), chosen[:1]), start=1):
+    lead = chosen[0] if chosen else None
+    for marker, run in enumerate(leading_runs(runs(evidence.pieces, lead), chosen[:1]), start=1):
         first, last = run[0].row, run[-1].row
         quote = snapshot.text_slice(first.doc_id, first.start, last.end)
         doc = meta[first.doc_id]

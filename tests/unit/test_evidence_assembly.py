@@ -177,3 +177,29 @@ def test_every_citation_quotes_the_text_and_marks_the_answer_inside_it(snapshot:
     start, end = marked[-1].highlight or [0, 0]
     assert marked[-1].start <= start < end <= marked[-1].end
     assert snapshot.docs["news"].text[start:end] == "From 2010 to 2014"
+
+
+def test_no_antecedent_when_the_question_names_the_person(snapshot: FakeSnapshot) -> None:
+    # "she" is Maria Lopez, whom the question names: the sentence naming her adds nothing asked
+    evidence = gather([chosen(snapshot, "news", "she led")], "Which ministry did Maria Lopez lead?", snapshot)
+    assert texts(evidence, snapshot) == ["From 2010 to 2014, she led the trade ministry."]
+
+
+def test_the_answer_opens_with_the_best_sentence_and_its_antecedents_follow(snapshot: FakeSnapshot) -> None:
+    context = compose_context(snapshot, "What was the union likened to?")
+    answer = compose_answer(context, [chosen(snapshot, "union", "She likened")], 0.8)
+    lead, *rest = answer.citations
+    assert lead.quote == "She likened the union to the European Union."
+    assert answer.answer.startswith("She likened the union")
+    named = "Ana Ruiz, a former minister, proposed a southern union of ten states."
+    assert [c.quote for c in rest] == [named]
+
+
+def test_a_runner_up_before_the_best_sentence_follows_it(snapshot: FakeSnapshot) -> None:
+    # adjacent sentences, the best one second in reading order: two citations, the best first
+    picked = [chosen(snapshot, "news", "Officials met"), chosen(snapshot, "news", "Maria Lopez")]
+    answer = compose_answer(compose_context(snapshot, "How long did officials meet?"), picked, 0.8)
+    assert [c.quote for c in answer.citations] == [
+        "Officials met for an hour.",
+        "Maria Lopez, the chief negotiator, arrived late.",
+    ]

@@ -59,12 +59,15 @@ def test_the_answer_quotes_the_sentence_that_answers(snapshot: FakeSnapshot) -> 
     )
 
 
-def test_a_sentence_opening_they_brings_the_one_before_it(snapshot: FakeSnapshot) -> None:
+def test_a_sentence_opening_they_leads_and_the_one_before_it_follows(snapshot: FakeSnapshot) -> None:
     answer = ask(snapshot, "What legal basis is proposed for regional talks?")
-    (citation,) = answer.citations
-    assert citation.quote.startswith("In 1987 the Security Council gave")
-    assert citation.quote.endswith("the legal basis for regional talks.")
-    assert answer.answer.index("Resolution 598") < answer.answer.index("They can use")
+    lead, antecedent = answer.citations
+    assert lead.quote.startswith("They can use")
+    assert lead.quote.endswith("the legal basis for regional talks.")
+    assert antecedent.quote.startswith("In 1987 the Security Council gave")
+    # two citations of adjacent text: the answer opens with the sentence that answers
+    assert antecedent.doc_id == lead.doc_id and antecedent.end <= lead.start
+    assert answer.answer.index("They can use") < answer.answer.index("Resolution 598")
 
 
 def test_a_sentence_that_stands_alone_comes_without_its_neighbour(snapshot: FakeSnapshot) -> None:
