@@ -61,6 +61,7 @@ def create_app(
         # busy (model and SQLite release the GIL); more only fight over the GIL and slow every
         # answer, so further requests wait in line instead (bench/RESULTS.md, worker threads).
         anyio.to_thread.current_default_thread_limiter().total_tokens = settings.worker_threads
+        one_native_thread_per_request()
         yield
         await run_in_threadpool(app.state.jobs.shutdown)
 
@@ -273,3 +274,19 @@ def _version() -> str:
         return version("assistant")
     except PackageNotFoundError:
         return "0.0.0"
+
+
+def one_native_thread_per_request() -> None:
+    """BLAS and OpenMP pools of this process to one thread each.
+
+    A question's math is small (a matrix-vector product over a few thousand chunks, a FAISS
+    walk), and the service runs many questions at once: with a pool per call, every product
+    woke threads on every core that spun against each other and against the other requests.
+    On 2 cores, 2 workers under 32 clients answered 110/s with the pools and 247/s without
+    (bench/RESULTS.md, serving). Parallelism comes from concurrent requests instead.
+    """
+    import faiss
+    from threadpoolctl import threadpool_limits
+
+    threadpool_limits(limits=1)
+    faiss.omp_set_num_threads(1)
