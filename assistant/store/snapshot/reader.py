@@ -166,7 +166,11 @@ class Snapshot:
         """Dense (FAISS) and keyword (FTS5 BM25) rankings of every request, fused by RRF; the
         sets become the documents they hold (FAISS's ID selector and FTS5's filter keep them)."""
         if sets is not None:
-            doc_ids = narrowed(doc_ids, self.doc_ids_in_sets(sets))
+            allowed = self.doc_ids_in_sets(sets)
+            # sets that hold every document (the usual public `default`) restrict nothing: the
+            # plain search skips building and applying a filter of every chunk id
+            if doc_ids is not None or len(allowed) < self.manifest.documents:
+                doc_ids = narrowed(doc_ids, allowed)
         return fused_search(self, requests, k, depth, doc_ids, mode)
 
     def dense_search(
