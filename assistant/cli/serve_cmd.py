@@ -5,6 +5,7 @@ from __future__ import annotations
 import logging
 import os
 import socket
+import sys
 import threading
 from pathlib import Path
 from typing import TYPE_CHECKING
@@ -86,8 +87,8 @@ def serve_command(
         app = create_app(settings, assistant)  # checks the configuration before the port is bound
     except ValueError as exc:
         raise click.ClickException(str(exc)) from exc
-    sock = _listen(settings.host, settings.port)
-    bound_port = sock.getsockname()[1]
+    sockets = _listen(settings.host, settings.port, settings.workers)
+    bound_port = sockets[0].getsockname()[1]
     shown_host = f"[{settings.host}]" if ":" in settings.host else settings.host
     if settings.workers > 1:
         click.echo(f"Starting {settings.workers} worker processes over {settings.index_dir}")
@@ -106,15 +107,15 @@ def serve_command(
             )
             if json_logs:
                 use_json_logs()
-            uvicorn.Server(config).run(sockets=[sock])
+            uvicorn.Server(config).run(sockets=sockets)
         else:
-            _serve_workers(settings.workers, settings.index_dir, sock, json_logs)
+            _serve_workers(settings.workers, settings.index_dir, sockets, json_logs)
     finally:
         stop.set()
 
 
-def _serve_workers(workers: int, index_dir: Path, sock: socket.socket, json_logs: bool) -> None:
-    """Several processes on one listening socket, each building its own app from the factory.
+def _serve_workers(workers: int, index_dir: Path, sockets: list[socket.socket], json_logs: bool) -> None:
+    """Several processes on one port, each building its own app from the factory.
 
     Each process opens the index from disk, so they share it as files: the vectors are mapped
     read-only, SQLite is read through read-only connections, and a new snapshot (the CURRENT
@@ -126,7 +127,20 @@ def _serve_workers(workers: int, index_dir: Path, sock: socket.socket, json_logs
 
     import uvicorn
     from uvicorn.config import LOGGING_CONFIG
-    from uvicorn.supervisors import Multiprocess
+    from uvicorn.supervisors.multiprocess import Multiprocess, Process
+
+    class SocketPerWorker(Multiprocess):
+        """uvicorn's supervisor, worker i listening on socket i only. With one shared socket the
+        worker whose loop woke first accepted a whole burst of connections: 32 keep-alive clients
+        could all land on one worker while the other idled (228 answers/s against 319 for a 18/14
+        split, bench/RESULTS.md). A worker restarted later listens on every socket."""
+
+        def init_processes(self) -> None:
+            own = len(self.sockets) == self.processes_num  # one socket each (SO_REUSEPORT)
+            for number in range(self.processes_num):
+                process = Process(self.config, [self.sockets[number]] if own else self.sockets)
+                process.start()
+                self.processes.append(process)
 
     # The command's options reach the worker processes (spawned, not forked) as the environment.
     os.environ["ASSISTANT_INDEX_DIR"] = str(index_dir)
@@ -139,7 +153,7 @@ def _serve_workers(workers: int, index_dir: Path, sock: socket.socket, json_logs
         timeout_graceful_shutdown=10,
         log_config=None if json_logs else LOGGING_CONFIG,
     )
-    Multiprocess(config, sockets=[sock]).run()
+    SocketPerWorker(config, sockets=sockets).run()
 
 
 def _start_watching(assistant: Assistant, paths: list[Path], stop: threading.Event) -> None:
@@ -156,18 +170,30 @@ def _start_watching(assistant: Assistant, paths: list[Path], stop: threading.Eve
     thread.start()
 
 
-def _listen(host: str, port: int) -> socket.socket:
-    """Bind before printing the address, so the printed port (even for --port 0) is real."""
+def _listen(host: str, port: int, workers: int = 1) -> list[socket.socket]:
+    """Bind before printing the address, so the printed port (even for --port 0) is real.
+
+    Several workers on Linux get a socket each on the same port (SO_REUSEPORT): the kernel then
+    spreads new connections over them evenly. Elsewhere they share one socket."""
+    count = workers if workers > 1 and sys.platform == "linux" and hasattr(socket, "SO_REUSEPORT") else 1
+    sockets: list[socket.socket] = []
     try:
-        family, kind, proto, _, address = socket.getaddrinfo(host, port, type=socket.SOCK_STREAM)[0]
-        sock = socket.socket(family, kind, proto)
-        sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
-        sock.bind(address)
-        sock.listen(2048)
+        for _ in range(count):
+            family, kind, proto, _, address = socket.getaddrinfo(host, port, type=socket.SOCK_STREAM)[0]
+            sock = socket.socket(family, kind, proto)
+            sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+            if count > 1:
+                sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEPORT, 1)
+            sock.bind(address)
+            sock.listen(2048)
+            sock.set_inheritable(True)
+            sockets.append(sock)
+            port = sock.getsockname()[1]  # --port 0: the others join the port the first one got
     except OSError as exc:
+        for sock in sockets:
+            sock.close()
         raise click.ClickException(f"cannot listen on {host}:{port}: {exc.strerror or exc}") from exc
-    sock.set_inheritable(True)
-    return sock
+    return sockets
 
 
 def _sync_sources(assistant: Assistant, every: float, stop: threading.Event) -> None:
