@@ -140,3 +140,26 @@ def test_questions_beyond_the_queue_limit_get_a_fast_503_while_the_admitted_one_
         assert answered.status_code == 200, answered.text
         assert answered.json()["citations"]
         assert http.post("/ask", json={"question": EXAMPLE_QUESTION}).status_code == 200
+
+
+def test_each_worker_gets_its_own_socket_on_the_one_port() -> None:
+    import socket
+    import sys
+
+    from assistant.cli.serve_cmd import _listen
+
+    single = _listen("127.0.0.1", 0, 1)
+    sockets = _listen("127.0.0.1", 0, 3)
+    try:
+        assert len(single) == 1
+        ports = {s.getsockname()[1] for s in sockets}
+        if sys.platform == "linux":
+            assert len(sockets) == 3 and len(ports) == 1  # the kernel spreads connections over them
+            assert all(s.getsockopt(socket.SOL_SOCKET, socket.SO_REUSEPORT) for s in sockets)
+        else:
+            assert len(sockets) == 1
+        with socket.create_connection(("127.0.0.1", ports.pop()), timeout=5):
+            pass  # the port takes connections
+    finally:
+        for s in [*single, *sockets]:
+            s.close()
