@@ -163,3 +163,42 @@ def test_each_worker_gets_its_own_socket_on_the_one_port() -> None:
     finally:
         for s in [*single, *sockets]:
             s.close()
+
+
+def test_a_question_whose_expected_wait_is_over_the_target_gets_a_fast_503() -> None:
+    from fastapi import FastAPI
+    from fastapi.testclient import TestClient
+
+    from assistant.server.admission import MIN_FINISHED, AdmissionMiddleware
+
+    app = FastAPI()
+
+    @app.post("/ask")
+    def ask() -> dict[str, str]:
+        return {"answer": "ok"}
+
+    app.add_middleware(AdmissionMiddleware, limit=0, wait_target_ms=200)
+    with TestClient(app) as client:
+        assert client.post("/ask").status_code == 200  # no rate known yet: admitted
+        admission = next(m for m in _middlewares(client.app) if isinstance(m, AdmissionMiddleware))
+        now = time.monotonic()
+        admission.finished.extend([now] * 50)  # 50 answers in the last second
+        admission.held = 5  # 0.1 s of questions ahead: admitted
+        assert admission.refusal(now) is None
+        admission.held = 20  # 0.4 s ahead: refused
+        refused = client.post("/ask")
+        assert refused.status_code == 503
+        assert refused.headers["Retry-After"] == "1"
+        assert "ASSISTANT_QUEUE_WAIT_TARGET_MS" in refused.json()["detail"]
+        assert client.get("/docs").status_code == 200  # only questions are shed
+        admission.finished.clear()
+        admission.finished.extend([now - 5] * MIN_FINISHED)  # an old rate is no rate
+        assert admission.refusal(now) is None
+
+
+def _middlewares(app: object) -> Iterator[object]:
+    """The middleware stack Starlette built, outermost first."""
+    node = getattr(app, "middleware_stack", None)
+    while node is not None:
+        yield node
+        node = getattr(node, "app", None)
