@@ -116,13 +116,6 @@ class Settings(BaseSettings):
         description="questions (/ask, /search, chat) in progress or waiting per serving process; "
         "beyond it a fast 503 with Retry-After (0 = no limit)",
     )
-    queue_wait_target_ms: int = Field(
-        0,
-        ge=0,
-        le=600_000,
-        description="a fast 503 for a question whose expected wait (questions held / answers per "
-        "second over the last second) exceeds this (0 = off)",
-    )
     cors_origins: list[str] = Field(default_factory=list)
     max_upload_bytes: int = Field(20_000_000, ge=1)
     api_key: SecretStr | None = None

@@ -95,9 +95,7 @@ def create_app(
         default_limit=JSON_BODY_LIMIT,
         limits={("POST", "/documents"): settings.max_upload_bytes + MULTIPART_OVERHEAD},
     )
-    app.add_middleware(
-        AdmissionMiddleware, limit=settings.queue_limit, wait_target_ms=settings.queue_wait_target_ms
-    )
+    app.add_middleware(AdmissionMiddleware, limit=settings.queue_limit)
     app.add_middleware(SecurityHeadersMiddleware)
     app.add_middleware(ObservabilityMiddleware)  # times and tags everything but CORS preflights
     if settings.cors_origins:  # outermost, so even an early 413 carries CORS headers
