@@ -287,3 +287,36 @@ def test_a_scoped_mcp_key_may_not_index(mutable_index_dir: Path, writable_corpus
 
     assert refused.is_error and "indexing needs an admin key" in refused.content[0].text  # type: ignore[union-attr]
     assert len(listed) == 2  # the sample corpus, unchanged
+
+
+def test_each_tool_call_leaves_an_audit_line_with_the_key_name_and_documents(
+    sets_index: Path, sample_assistant: Assistant, caplog: pytest.LogCaptureFixture
+) -> None:
+    import logging
+
+    import anyio
+    from mcp import Client
+    from pydantic import SecretStr
+
+    from assistant.mcp import build_server
+    from assistant.settings import Settings
+
+    key = KeyStore.for_index(sets_index).create("mcp-audit", ["hr"])
+    settings = Settings(index_dir=sets_index, mcp_key=SecretStr(key))
+    server = build_server(Assistant(sets_index, settings, sample_assistant.embedder))
+
+    async def run() -> None:
+        async with Client(server) as client:
+            await client.call_tool("search", {"query": ACCESS_QUESTION})
+            await client.call_tool("get_document", {"doc_id": "handbook"})  # not in `hr`: an error
+
+    with caplog.at_level(logging.INFO, logger="assistant.audit"):
+        anyio.run(run)
+    lines = [r.fields for r in caplog.records if r.name == "assistant.audit"]  # type: ignore[attr-defined]
+    assert [(line["method"], line["route"], line["status"]) for line in lines] == [
+        ("MCP", "search", "ok"),
+        ("MCP", "get_document", "error"),
+    ]
+    assert all(line["key"] == "mcp-audit" for line in lines)
+    assert lines[0]["doc_ids"] == [SECRET_DOC] and lines[1]["doc_ids"] == []
+    assert all(key not in str(line) for line in lines)

@@ -41,7 +41,7 @@ from assistant.slack.dedupe import Deduplicator, TTLMap
 from assistant.slack.http import SLACK_EVENTS_PATH
 from assistant.slack.text import bot_in_thread, clean_question, earlier_turns
 from tests.conftest import EXAMPLE_QUESTION, REPO_ROOT
-from tests.helpers import ACCESS_MARKER, ACCESS_QUESTION, index_with_sets
+from tests.helpers import ACCESS_MARKER, ACCESS_QUESTION, SECRET_DOC, index_with_sets
 from tests.slack_fake_api import (
     APP_TOKEN,
     BOT_ID,
@@ -857,6 +857,24 @@ def test_an_unmapped_channel_answers_from_the_public_sets_only(sets_bot: Bot) ->
 
 def test_a_mapped_channel_answers_from_its_sets(sets_bot: Bot) -> None:
     assert ACCESS_MARKER in _mention_reply(sets_bot, HR_CHANNEL)
+
+
+def test_each_slack_answer_leaves_an_audit_line_naming_its_channel_and_documents(
+    sets_bot: Bot, caplog: pytest.LogCaptureFixture
+) -> None:
+    import logging
+
+    channel = unique("D")  # a channel of its own: its first reply is this question's
+    with caplog.at_level(logging.INFO, logger="assistant.audit"):
+        event = message(channel, new_ts(), ACCESS_QUESTION, channel_type="im")
+        assert post_json(sets_bot, event_body(event)).status_code == 200
+        reply = wait_for_reply(sets_bot.slack, channel)[0]
+    assert ACCESS_MARKER in block_texts(reply.params["blocks"]).lower()
+    lines = [r.fields for r in caplog.records if r.name == "assistant.audit"]  # type: ignore[attr-defined]
+    slack = [line for line in lines if line["method"] == "SLACK"]
+    assert len(slack) == 1, lines
+    assert slack[0]["route"] == f"channel {channel}" and slack[0]["status"] == "ok"
+    assert slack[0]["key"] is None and SECRET_DOC in slack[0]["doc_ids"]
 
 
 def test_direct_messages_answer_from_the_sets_named_for_them(sets_bot: Bot) -> None:

@@ -33,6 +33,7 @@ from assistant.mcp.results import (
     ToolCitation,
 )
 from assistant.models import Answer, SearchFilters, Turn, source_url
+from assistant.observability.audit import audited
 from assistant.state.access import Caller, key_caller, narrow, public_caller
 from assistant.state.keys import KeyStore
 
@@ -114,6 +115,14 @@ def build_server(
     key is looked up on every call, so revoking it stops the tools at once."""
     caller = mcp_caller(assistant)
     caller()  # an unknown key fails here, before the server starts
+
+    def key_name() -> str | None:
+        """Who the audit line names: the key's name (None once it is revoked)."""
+        try:
+            return caller().name
+        except AssistantError:
+            return None
+
     server: MCPServer = MCPServer(
         name="assistant",
         title="Cited answers from your documents",
@@ -127,7 +136,7 @@ def build_server(
         question: Question, doc_ids: DocIds = None, top_k: TopK = None, history: History = None
     ) -> Annotated[CallToolResult, AskResult]:
         turns = [Turn(question=t.question, answer=t.answer) for t in history or []]
-        with tool_errors():
+        with audited(key_name(), "MCP", "ask"), tool_errors():
             filters = narrow(_filters(doc_ids), caller())
             answer = assistant.ask(question, top_k=top_k, filters=filters, history=turns)
         result = ask_result(answer, public_url)
@@ -138,7 +147,7 @@ def build_server(
 
     @server.tool(description=_SEARCH, annotations=read_only)
     def search(query: Question, top_k: TopK = None, doc_ids: DocIds = None) -> SearchResult:
-        with tool_errors():
+        with audited(key_name(), "MCP", "search"), tool_errors():
             passages = assistant.search(query, top_k=top_k, filters=narrow(_filters(doc_ids), caller()))
         return SearchResult(
             passages=[
@@ -149,7 +158,7 @@ def build_server(
 
     @server.tool(description=_GET_DOCUMENT, annotations=read_only)
     def get_document(doc_id: str, start: Offset = None, end: Offset = None) -> DocumentSlice:
-        with tool_errors():
+        with audited(key_name(), "MCP", "get_document"), tool_errors():
             record = assistant.get_document(doc_id, caller().sets)
         length = len(record.text)
         first = 0 if start is None else start
@@ -174,7 +183,7 @@ def build_server(
 
     @server.tool(description=_LIST_DOCUMENTS, annotations=read_only)
     def list_documents() -> DocumentList:
-        with tool_errors():
+        with audited(key_name(), "MCP", "list_documents"), tool_errors():
             documents = assistant.list_documents(caller().sets)
         fields = set(DocumentSummary.model_fields)
         return DocumentList(documents=[DocumentSummary(**d.model_dump(include=fields)) for d in documents])

@@ -3,14 +3,13 @@ audit line (who asked, which route, the status, the documents returned)."""
 
 from __future__ import annotations
 
-import logging
 import time
 
 from starlette.datastructures import Headers, MutableHeaders
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
-from assistant.observability.audit import collecting
-from assistant.observability.logs import FIELDS, REQUEST_ID, request_id_for
+from assistant.observability.audit import collecting, write_audit
+from assistant.observability.logs import REQUEST_ID, request_id_for
 from assistant.observability.metrics import REQUEST_SECONDS
 
 REQUEST_ID_HEADER = "X-Request-ID"
@@ -18,8 +17,6 @@ REQUEST_ID_HEADER = "X-Request-ID"
 UNMATCHED_ROUTE = "unmatched"
 #: where a route's access dependency leaves the caller's key name (never the key) in the scope state
 CALLER_STATE = "caller_name"
-
-audit_log = logging.getLogger("assistant.audit")
 
 
 class ObservabilityMiddleware:
@@ -61,17 +58,9 @@ class ObservabilityMiddleware:
 
 
 def _audit(scope: Scope, route: str, status: int, doc_ids: list[str]) -> None:
-    """One structured line per request: key name (None when no key was accepted), route, status
-    and each document returned once, in the order first returned."""
+    """One audit line per request (observability/audit.py)."""
     state = scope.get("state") or {}
-    fields = {
-        "key": state.get(CALLER_STATE),
-        "method": scope["method"],
-        "route": route,
-        "status": status,
-        "doc_ids": list(dict.fromkeys(doc_ids)),
-    }
-    audit_log.info("%s %s %d", scope["method"], route, status, extra={FIELDS: fields})
+    write_audit(state.get(CALLER_STATE), scope["method"], route, status, doc_ids)
 
 
 def _route_template(scope: Scope) -> str:

@@ -18,6 +18,7 @@ from slack_sdk.errors import SlackApiError
 
 from assistant.errors import AssistantError, ConfigError, user_message
 from assistant.models import Answer, SearchFilters, Turn
+from assistant.observability.audit import audited
 from assistant.settings import DM_CHANNELS, Settings
 from assistant.slack.blocks import (
     FEEDBACK_ACTION_PATTERN,
@@ -225,7 +226,7 @@ class SlackBot:
                 if thread is None:
                     thread = self._thread_messages(client, channel, thread_ts)
                 history = earlier_turns(thread, ts, MAX_HISTORY_TURNS, self._answers.get)
-            answer = self._ask(question, history, channel_sets(self._settings, channel, dm))
+            answer = self._ask(question, history, channel_sets(self._settings, channel, dm), channel)
             for message in answer_messages(answer, self._settings.public_url):
                 self._post(client, channel, reply_in, message)
         except AssistantError as exc:
@@ -249,7 +250,7 @@ class SlackBot:
         try:
             channel = str(command.get("channel_id", ""))
             dm = channel.startswith("D") or command.get("channel_name") == "directmessage"
-            answer = self._ask(question, [], channel_sets(self._settings, channel, dm))
+            answer = self._ask(question, [], channel_sets(self._settings, channel, dm), channel)
             messages = answer_messages(
                 answer, self._settings.public_url, shareable=True, asked_by=command.get("user_id")
             )
@@ -310,9 +311,10 @@ class SlackBot:
             self._respond_quietly(respond, APOLOGY)
 
     # ------------------------------------------------------------------ helpers
-    def _ask(self, question: str, history: list[Turn], sets: list[str]) -> Answer:
+    def _ask(self, question: str, history: list[Turn], sets: list[str], channel: str) -> Answer:
         filters = SearchFilters(sets=sets)
-        answer = self._assistant.ask(question, history=history or None, filters=filters)
+        with audited(None, "SLACK", f"channel {channel}"):  # no key: the channel decides the sets
+            answer = self._assistant.ask(question, history=history or None, filters=filters)
         if answer.id:
             self._answers.put(answer.id, answer)
         log.info(
