@@ -142,7 +142,15 @@ def test_the_assistant_hides_documents_outside_the_callers_sets(
         assistant.get_document("gamma", ["default"])
 
 
-def test_index_build_set_changes_sets_without_reembedding_and_index_sets_counts(tmp_path: Path) -> None:
+@pytest.mark.parametrize("store", ["snapshot", "milvus"])
+def test_index_build_set_changes_sets_without_reembedding_and_index_sets_counts(
+    store: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    if store == "milvus":
+        pytest.importorskip("pymilvus", reason='the Milvus backend needs `pip install "assistant[milvus]"`')
+        pytest.importorskip("milvus_lite")
+        monkeypatch.setenv("ASSISTANT_MILVUS_URI", str(tmp_path / "cli.db"))
+    monkeypatch.setenv("ASSISTANT_STORE", store)
     folder = tmp_path / "docs"
     folder.mkdir()
     for name in ("alpha", "beta"):

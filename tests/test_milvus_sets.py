@@ -7,14 +7,11 @@ same answer to "the top k inside a set equal those of an index of that set alone
 
 from __future__ import annotations
 
-import json
 from pathlib import Path
 
 import numpy as np
 import pytest
-from click.testing import CliRunner
 
-from assistant.cli import main
 from assistant.core import Assistant
 from assistant.errors import ConfigError, DocumentNotFoundError
 from assistant.models import SearchFilters
@@ -243,25 +240,6 @@ def test_sets_of_a_document_added_by_the_same_writer(sample_assistant: Assistant
     hits = view.search([(assistant.embed_query(QUERY), QUERY)], 5, 5, sets=["ops"])
     assert [d for d, _ in _keys(view, hits)] == ["hr-alpha"]
     assert assistant.get_document("hr-alpha", ["ops"]).text == HR["hr-alpha"]
-
-
-def test_index_build_set_and_index_sets_on_milvus(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
-    _needs_milvus()
-    monkeypatch.setenv("ASSISTANT_STORE", "milvus")
-    monkeypatch.setenv("ASSISTANT_MILVUS_URI", str(tmp_path / "cli.db"))
-    folder = _folder(tmp_path / "docs", {"hr-alpha": HR["hr-alpha"], "hr-leave": HR["hr-leave"]})
-    index = ["--index-dir", str(tmp_path / "index")]
-    runner = CliRunner()
-    first = runner.invoke(main, ["index", "build", str(folder), *index, "--json"])
-    assert first.exit_code == 0, first.output
-    again = runner.invoke(
-        main, ["index", "build", str(folder), *index, "--set", "hr", "--set", "eu", "--json"]
-    )
-    assert again.exit_code == 0, again.output
-    assert json.loads(again.output)["embedded_texts"] == 0
-    listed = runner.invoke(main, ["index", "sets", *index])
-    assert listed.exit_code == 0, listed.output
-    assert listed.output.splitlines() == ["eu\t2", "hr\t2"]
 
 
 def _all_chunk_ids(view: ReadView) -> list[int]:
