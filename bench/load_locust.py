@@ -1,11 +1,11 @@
 """Serving under load, measured by locust (headless), ours and the LangChain peer in one run.
 
     python -m bench.load_locust [--corpus squad|sample] [--users 32] [--seconds 20] [--workers 2]
-                                [--queue-limit 32]
+                                [--queue-limit 64] [--queue-target-ms 150]
 
 On loopback only, bounded in users and time. Phases, one after another on the same machine:
   1. ours   (`assistant serve --workers N`, the SQuAD 2.0 dev index by default): `--users`
-            closed-loop users;
+            closed-loop users (a refused one waits the 503's Retry-After, as real clients do);
   2. peer   (bench/peer_service.py: FastAPI around the plain LangChain pipeline, same model):
             the same users;
   3. ours at 4x its phase-1 rate, open loop (4 x users, each at a fixed pace): requests over the
@@ -73,18 +73,27 @@ def main() -> None:
     parser.add_argument("--users", type=int, default=32)
     parser.add_argument("--seconds", type=int, default=20, help="per phase")
     parser.add_argument("--workers", type=int, default=2)
-    parser.add_argument("--queue-limit", type=int, default=32, help="ASSISTANT_QUEUE_LIMIT of ours")
+    parser.add_argument("--queue-limit", type=int, default=64, help="ASSISTANT_QUEUE_LIMIT of ours")
+    parser.add_argument("--queue-target-ms", type=int, default=150, help="ASSISTANT_QUEUE_TARGET_MS of ours")
     parser.add_argument("--questions", type=int, default=1000)
     args = parser.parse_args()
     ours_index = ensure_index("ours", args.corpus)
     peer_index = ensure_index("langchain", args.corpus)
     results: dict[str, Any] = {"corpus": args.corpus, "users": args.users, "seconds_per_phase": args.seconds}
-    results |= {"workers": args.workers, "queue_limit": args.queue_limit}
+    results |= {
+        "workers": args.workers,
+        "queue_limit": args.queue_limit,
+        "queue_target_ms": args.queue_target_ms,
+    }
     with tempfile.NamedTemporaryFile("w", suffix=".json", delete=False) as handle:
         json.dump(load_questions(args.corpus, args.questions), handle)
     questions = Path(handle.name)
     try:
-        ours = Server(ours_index, workers=args.workers, ASSISTANT_QUEUE_LIMIT=str(args.queue_limit))
+        limits = {
+            "ASSISTANT_QUEUE_LIMIT": str(args.queue_limit),
+            "ASSISTANT_QUEUE_TARGET_MS": str(args.queue_target_ms),
+        }
+        ours = Server(ours_index, workers=args.workers, **limits)
         try:
             ours.wait_ready()
             locust(ours.url, 4, 5, questions)  # warm every worker

@@ -4,6 +4,9 @@ Settings come from the environment (locust runs this file in its own process):
 BENCH_QUESTIONS (a JSON file of questions) and BENCH_USER_RATE (requests per second per user;
 0 = closed loop, the next question as soon as the answer arrives). A 503 (load shed) is
 reported under its own name, `/ask 503`, so the admitted answers' latency stays separate.
+A closed-loop user waits the 503's `Retry-After` before its next question, as the official
+clients do (the `openai` client's retries, for one); a paced user keeps its pace, ignoring it:
+the worst case of clients that retry on their own schedule.
 """
 
 from __future__ import annotations
@@ -13,6 +16,7 @@ import json
 import os
 from pathlib import Path
 
+import gevent
 from locust import FastHttpUser, constant, constant_throughput, task
 
 QUESTIONS = json.loads(Path(os.environ["BENCH_QUESTIONS"]).read_text(encoding="utf-8"))
@@ -32,5 +36,7 @@ class Asker(FastHttpUser):
             if response.status_code == 503 and response.headers.get("Retry-After"):
                 response.request_meta["name"] = "/ask 503"
                 response.success()
+                if _RATE <= 0:
+                    gevent.sleep(float(response.headers["Retry-After"]))
             elif response.status_code != 200:
                 response.failure(f"HTTP {response.status_code}")

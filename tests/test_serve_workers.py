@@ -8,13 +8,15 @@ import sys
 import threading
 import time
 from collections.abc import Iterator
-from concurrent.futures import ThreadPoolExecutor
+from concurrent.futures import Future, ThreadPoolExecutor
 from contextlib import contextmanager
 from pathlib import Path
 
 import httpx
+import pytest
 
 from assistant.core import Assistant
+from assistant.server.admission import WARM_UP_ANSWERS
 from tests.conftest import EXAMPLE_QUESTION
 from tests.helpers import (
     SURVEY_DOC,
@@ -104,10 +106,9 @@ def test_two_workers_hold_a_bounded_load_and_all_see_a_new_snapshot(
         assert all(SURVEY_DOC in {c["doc_id"] for c in r.json()["citations"]} for r in after)
 
 
-def test_questions_beyond_the_queue_limit_get_a_fast_503_while_the_admitted_one_is_answered(
-    mutable_index_dir: Path, sample_assistant: Assistant
-) -> None:
-    app = app_on(mutable_index_dir, sample_assistant, queue_limit=1)
+@contextmanager
+def one_question_held(http: httpx.Client) -> Iterator[Future[httpx.Response]]:
+    """A question admitted and held (its body half sent) until the block ends; yields its reply."""
     body_sent = threading.Event()
     release = threading.Event()
 
@@ -118,28 +119,70 @@ def test_questions_beyond_the_queue_limit_get_a_fast_503_while_the_admitted_one_
         release.wait(60)
         yield f'"{EXAMPLE_QUESTION}"}}'.encode()
 
-    with running_server(app) as url, httpx.Client(base_url=url, timeout=60) as http:
-        with ThreadPoolExecutor(1) as pool:
-            admitted = pool.submit(
-                http.post, "/ask", content=slow_body(), headers={"Content-Type": "application/json"}
-            )
-            assert body_sent.wait(30)
-            deadline = time.monotonic() + 30
-            with httpx.Client(base_url=url, timeout=30) as other:
-                while True:  # the held request reaches the app just after its first bytes
-                    refused = other.post("/ask", json={"question": EXAMPLE_QUESTION})
-                    if refused.status_code == 503 or time.monotonic() > deadline:
-                        break
-                    time.sleep(0.05)
-                assert refused.status_code == 503, refused.text
-                assert refused.headers["Retry-After"] == "1"
-                assert "ASSISTANT_QUEUE_LIMIT" in refused.json()["detail"]
-                assert other.get("/health").status_code == 200  # only questions are shed
+    with ThreadPoolExecutor(1) as pool:
+        admitted = pool.submit(
+            http.post, "/ask", content=slow_body(), headers={"Content-Type": "application/json"}
+        )
+        assert body_sent.wait(30)
+        try:
+            yield admitted
+        finally:
             release.set()
-            answered = admitted.result(60)
+
+
+def first_refusal(url: str) -> httpx.Response:
+    """Questions while one is held, until one is refused (or 30 s pass): the held one reaches
+    the app just after its first bytes."""
+    deadline = time.monotonic() + 30
+    with httpx.Client(base_url=url, timeout=30) as other:
+        while True:
+            reply = other.post("/ask", json={"question": EXAMPLE_QUESTION})
+            if reply.status_code == 503 or time.monotonic() > deadline:
+                return reply
+            time.sleep(0.05)
+
+
+def test_questions_beyond_the_queue_limit_get_a_fast_503_while_the_admitted_one_is_answered(
+    mutable_index_dir: Path, sample_assistant: Assistant
+) -> None:
+    app = app_on(mutable_index_dir, sample_assistant, queue_limit=1)
+    with running_server(app) as url, httpx.Client(base_url=url, timeout=60) as http:
+        with one_question_held(http) as admitted:
+            refused = first_refusal(url)
+            assert refused.status_code == 503, refused.text
+            assert refused.headers["Retry-After"] == "1"
+            assert "ASSISTANT_QUEUE_LIMIT" in refused.json()["detail"]
+            assert http.get("/health").status_code == 200  # only questions are shed
+        answered = admitted.result(60)
         assert answered.status_code == 200, answered.text
         assert answered.json()["citations"]
         assert http.post("/ask", json={"question": EXAMPLE_QUESTION}).status_code == 200
+        scraped = http.get("/metrics").text
+        assert re.search(r"^assistant_shed_requests_total [1-9]", scraped, re.MULTILINE), scraped
+
+
+@pytest.mark.parametrize(("target_ms", "expected"), [(1, 503), (0, 200)])
+def test_a_question_that_would_be_late_is_refused_once_every_worker_thread_is_busy(
+    mutable_index_dir: Path, sample_assistant: Assistant, target_ms: int, expected: int
+) -> None:
+    """With a 1 ms target no answer is ever on time, so past the warm-up the bound falls to the
+    worker threads (one here): a second question while one is held is refused. Without the
+    target only the (wide) queue limit applies and it is answered."""
+    app = app_on(
+        mutable_index_dir, sample_assistant, queue_limit=64, queue_target_ms=target_ms, worker_threads=1
+    )
+    with running_server(app) as url, httpx.Client(base_url=url, timeout=60) as http:
+        for _ in range(WARM_UP_ANSWERS):
+            assert http.post("/ask", json={"question": EXAMPLE_QUESTION}).status_code == 200
+        with one_question_held(http) as admitted:
+            if expected == 503:
+                reply = first_refusal(url)
+                assert "ASSISTANT_QUEUE_TARGET_MS" in reply.json()["detail"]
+            else:
+                time.sleep(1.0)  # long past the held one's admission
+                reply = http.post("/ask", json={"question": EXAMPLE_QUESTION})
+            assert reply.status_code == expected, reply.text
+        assert admitted.result(60).status_code == 200
 
 
 def test_each_worker_gets_its_own_socket_on_the_one_port() -> None:

@@ -56,6 +56,10 @@ BUILD_SECONDS = Histogram(
     "Index build durations, failed ones included",
     buckets=_BUILD_BUCKETS,
 )
+SHED_REQUESTS = Counter(
+    "assistant_shed_requests_total",
+    "Question requests refused with 503 at the admission bound (not in the request histogram)",
+)
 BUILD_FAILURES = Counter("assistant_index_build_failures_total", "Index builds that raised")
 SLACK_EVENTS = Counter(
     "assistant_slack_events_total",

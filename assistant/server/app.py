@@ -95,9 +95,14 @@ def create_app(
         default_limit=JSON_BODY_LIMIT,
         limits={("POST", "/documents"): settings.max_upload_bytes + MULTIPART_OVERHEAD},
     )
-    app.add_middleware(AdmissionMiddleware, limit=settings.queue_limit)
     app.add_middleware(SecurityHeadersMiddleware)
     app.add_middleware(ObservabilityMiddleware)  # times and tags everything but CORS preflights
+    app.add_middleware(  # outermost but CORS: a refusal costs least
+        AdmissionMiddleware,
+        limit=settings.queue_limit,
+        target_s=settings.queue_target_ms / 1000,
+        threads=settings.worker_threads,
+    )
     if settings.cors_origins:  # outermost, so even an early 413 carries CORS headers
         app.add_middleware(
             CORSMiddleware,
