@@ -4,10 +4,11 @@ Past the rate the cores sustain, every extra request would only wait in the thre
 and make every answer late (collapse). Each process admits a question only while the answer
 it can expect is within `target_s`: by Little's law a request admitted behind `held` others
 waits about `held / rate`, so the bound is `target_s × rate`, where `rate` is what the process
-is getting done now (each admitted request's `held / seconds`, smoothed). The rate falls when
-anything else takes the cores (a load generator on the same machine, a build), and the bound
-with it, so the admitted answers keep their latency. It never refuses while a worker thread
-is free, and never admits more than the hard `limit`.
+is getting done now (answers finished in the last second, or each answer's `held / seconds`
+smoothed when the process is not kept busy). The rate falls when anything else takes the cores
+(a load generator on the same machine, a build), and the bound with it, so the admitted answers
+keep their latency. It never refuses while a worker thread is free, and never admits more than
+the hard `limit`.
 
 The middleware is the outermost one: a refusal is pre-rendered bytes and one counter, no
 routing, timing or log line, so that under a flood the refusals do not take the cores the
@@ -19,6 +20,7 @@ from __future__ import annotations
 import json
 import math
 import time
+from collections import deque
 
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
@@ -50,6 +52,8 @@ class AdmissionMiddleware:
         self.held = 0  # one event loop per process: plain counters need no lock
         self.rate = 0.0  # answers per second this process is getting done (smoothed)
         self.answers = 0
+        self.little = 0.0
+        self.finished: deque[float] = deque()
         body = json.dumps(
             {
                 "detail": "The server is at capacity: an answer now would be late. Retry in "
@@ -112,7 +116,14 @@ class AdmissionMiddleware:
                 self._observe(held, time.perf_counter() - started)
 
     def _observe(self, held: int, seconds: float) -> None:
-        """Little's law on one answer: `held` requests were done in about `seconds`."""
+        """The rate: the answers finished in the last second, or, when that is less (the process
+        is not kept busy, so it shows demand rather than capacity), Little's law on each answer
+        (`held` requests were done in about `seconds`), smoothed."""
         sample = held / max(seconds, 1e-4)
-        self.rate = sample if not self.answers else self.rate + RATE_SMOOTHING * (sample - self.rate)
+        self.little = sample if not self.answers else self.little + RATE_SMOOTHING * (sample - self.little)
         self.answers += 1
+        now = time.perf_counter()
+        self.finished.append(now)
+        while self.finished[0] < now - 1.0:
+            self.finished.popleft()
+        self.rate = max(self.little, float(len(self.finished)))
