@@ -117,10 +117,10 @@ class Settings(BaseSettings):
         "beyond it a fast 503 with Retry-After (0 = no limit)",
     )
     queue_target_ms: int = Field(
-        150,
+        0,
         ge=0,
-        description="a question is admitted only while its expected answer time (questions held / "
-        "answers per second now) is within this; beyond it a fast 503 (0 = only the queue limit)",
+        description="when set, a question is admitted only while its expected answer time (questions "
+        "held / answers per second now) is within this; beyond it a fast 503 (0 = only the queue limit)",
     )
     cors_origins: list[str] = Field(default_factory=list)
     max_upload_bytes: int = Field(20_000_000, ge=1)
