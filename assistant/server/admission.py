@@ -1,14 +1,14 @@
 """Load shedding: refuse at once, with a 503 and `Retry-After`, what could only be answered late.
 
 Past the rate the cores sustain, every extra request would only wait in the thread pool's line
-and make every answer late (collapse). Each process admits a question only while the answer
-it can expect is within `target_s`: by Little's law a request admitted behind `held` others
-waits about `held / rate`, so the bound is `target_s × rate`, where `rate` is what the process
-is getting done now (answers finished in the last second, or each answer's `held / seconds`
-smoothed when the process is not kept busy). The rate falls when anything else takes the cores
-(a load generator on the same machine, a build), and the bound with it, so the admitted answers
-keep their latency. It never refuses while a worker thread is free, and never admits more than
-the hard `limit`.
+and make every answer late (collapse). Each process holds at most `limit` questions. With a
+target set, it also admits a question only while the answer it can expect is within `target_s`:
+by Little's law a request admitted behind `held` others waits about `held / rate`, so the bound
+is `target_s × rate`, where `rate` is what the process is getting done now (answers finished in
+the last second, or each answer's `held / seconds` smoothed when the process is not kept busy).
+The rate falls when anything else takes the cores (a load generator on the same machine, a
+build), and the bound with it, so the admitted answers keep their latency. It never refuses
+while a worker thread is free.
 
 The middleware is the outermost one: a refusal is pre-rendered bytes and one counter, no
 routing, timing or log line, so that under a flood the refusals do not take the cores the
