@@ -207,6 +207,11 @@ class Settings(BaseSettings):
         return self.slack_bot_token is not None and self.slack_signing_secret is not None
 
 
+def split_set_names(text: str) -> list[str]:
+    """'b, a,b' -> ['a', 'b']: a comma-separated list of set names, sorted and unique."""
+    return sorted({part.strip() for part in text.split(",") if part.strip()})
+
+
 def parse_channel_sets(text: str) -> dict[str, list[str]]:
     """'C0123=hr,finance; dm=handbook' -> {'C0123': ['finance', 'hr'], 'dm': ['handbook']}."""
     found: dict[str, list[str]] = {}
@@ -216,7 +221,7 @@ def parse_channel_sets(text: str) -> dict[str, list[str]]:
             raise ValueError(f"entry {entry!r} is not CHANNEL=set1,set2 (entries are separated by ';')")
         if channel.strip() in found:
             raise ValueError(f"channel {channel.strip()!r} is named twice")
-        found[channel.strip()] = sorted({s.strip() for s in sets.split(",") if s.strip()})
+        found[channel.strip()] = split_set_names(sets)
     return found
 
 

@@ -116,12 +116,17 @@ def build_server(
     caller = mcp_caller(assistant)
     caller()  # an unknown key fails here, before the server starts
 
-    def key_name() -> str | None:
-        """Who the audit line names: the key's name (None once it is revoked)."""
+    @contextmanager
+    def acting(tool: str) -> Iterator[Caller]:
+        """One tool call: its caller, looked up once (a revoked key is a tool error), its audit
+        line, and domain errors as tool errors."""
         try:
-            return caller().name
-        except AssistantError:
-            return None
+            who = caller()
+        except AssistantError as exc:
+            with audited(None, "MCP", tool):
+                raise ToolError(user_message(exc)) from exc
+        with audited(who.name, "MCP", tool), tool_errors():
+            yield who
 
     server: MCPServer = MCPServer(
         name="assistant",
@@ -136,8 +141,8 @@ def build_server(
         question: Question, doc_ids: DocIds = None, top_k: TopK = None, history: History = None
     ) -> Annotated[CallToolResult, AskResult]:
         turns = [Turn(question=t.question, answer=t.answer) for t in history or []]
-        with audited(key_name(), "MCP", "ask"), tool_errors():
-            filters = narrow(_filters(doc_ids), caller())
+        with acting("ask") as who:
+            filters = narrow(_filters(doc_ids), who)
             answer = assistant.ask(question, top_k=top_k, filters=filters, history=turns)
         result = ask_result(answer, public_url)
         return CallToolResult(
@@ -147,8 +152,8 @@ def build_server(
 
     @server.tool(description=_SEARCH, annotations=read_only)
     def search(query: Question, top_k: TopK = None, doc_ids: DocIds = None) -> SearchResult:
-        with audited(key_name(), "MCP", "search"), tool_errors():
-            passages = assistant.search(query, top_k=top_k, filters=narrow(_filters(doc_ids), caller()))
+        with acting("search") as who:
+            passages = assistant.search(query, top_k=top_k, filters=narrow(_filters(doc_ids), who))
         return SearchResult(
             passages=[
                 RankedPassage(rank=rank, **p.model_dump(exclude={"source"}))
@@ -158,8 +163,8 @@ def build_server(
 
     @server.tool(description=_GET_DOCUMENT, annotations=read_only)
     def get_document(doc_id: str, start: Offset = None, end: Offset = None) -> DocumentSlice:
-        with audited(key_name(), "MCP", "get_document"), tool_errors():
-            record = assistant.get_document(doc_id, caller().sets)
+        with acting("get_document") as who:
+            record = assistant.get_document(doc_id, who.sets)
         length = len(record.text)
         first = 0 if start is None else start
         last = length if end is None else end
@@ -183,8 +188,8 @@ def build_server(
 
     @server.tool(description=_LIST_DOCUMENTS, annotations=read_only)
     def list_documents() -> DocumentList:
-        with audited(key_name(), "MCP", "list_documents"), tool_errors():
-            documents = assistant.list_documents(caller().sets)
+        with acting("list_documents") as who:
+            documents = assistant.list_documents(who.sets)
         fields = set(DocumentSummary.model_fields)
         return DocumentList(documents=[DocumentSummary(**d.model_dump(include=fields)) for d in documents])
 

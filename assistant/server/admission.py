@@ -50,10 +50,10 @@ class AdmissionMiddleware:
         self.target_s = target_s
         self.threads = threads
         self.held = 0  # one event loop per process: plain counters need no lock
-        self.rate = 0.0  # answers per second this process is getting done (smoothed)
-        self.answers = 0
-        self.little = 0.0
-        self.finished: deque[float] = deque()
+        self.rate = 0.0  # answers per second this process is getting done (see _observe)
+        self.answers = 0  # answers observed (only with a target)
+        self.little = 0.0  # Little's law on each answer, smoothed
+        self.finished: deque[float] = deque()  # when the answers of the last second finished
         body = json.dumps(
             {
                 "detail": "The server is at capacity: an answer now would be late. Retry in "
@@ -91,6 +91,16 @@ class AdmissionMiddleware:
             await send(self._refusal_body)
             return
         self.held += 1
+        try:
+            if self.target_s:
+                await self._timed(scope, receive, send)
+            else:  # only the count bound: nothing to measure
+                await self.app(scope, receive, send)
+        finally:
+            self.held -= 1
+
+    async def _timed(self, scope: Scope, receive: Receive, send: Send) -> None:
+        """Run an admitted question and feed its time to the rate."""
         held = self.held
         started = time.perf_counter()
         status = 0
@@ -108,12 +118,9 @@ class AdmissionMiddleware:
                 status = message["status"]
             await send(message)
 
-        try:
-            await self.app(scope, receive_timed, send_status)
-        finally:
-            self.held -= 1
-            if status == 200:  # a quick 4xx says nothing about how fast answers come
-                self._observe(held, time.perf_counter() - started)
+        await self.app(scope, receive_timed, send_status)
+        if status == 200:  # a quick 4xx says nothing about how fast answers come
+            self._observe(held, time.perf_counter() - started)
 
     def _observe(self, held: int, seconds: float) -> None:
         """The rate: the answers finished in the last second, or, when that is less (the process

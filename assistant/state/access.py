@@ -12,7 +12,7 @@ from dataclasses import dataclass
 
 from assistant.errors import RevokedKeyError
 from assistant.models import SearchFilters
-from assistant.settings import Settings
+from assistant.settings import Settings, split_set_names
 from assistant.state.keys import KeyStore
 
 log = logging.getLogger(__name__)
@@ -31,11 +31,7 @@ ADMIN = Caller("admin", None)
 
 def public_caller(settings: Settings) -> Caller:
     """A caller without a key: the sets of ASSISTANT_PUBLIC_SETS."""
-    return Caller("public", split_sets(settings.public_sets))
-
-
-def split_sets(text: str) -> list[str]:
-    return sorted({s.strip() for s in text.split(",") if s.strip()})
+    return Caller("public", split_set_names(settings.public_sets))
 
 
 def key_caller(settings: Settings, keys: KeyStore, key: str) -> Caller | None:

@@ -15,7 +15,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 
 from assistant.errors import ConfigError
-from assistant.settings import SET_NAME
+from assistant.settings import SET_NAME, split_set_names
 from assistant.state.migrations import Migration, StateDB
 
 KEYS_FILENAME = "keys.sqlite"
@@ -60,7 +60,7 @@ def key_hash(key: str) -> str:
 
 def parse_sets(text: str) -> list[str]:
     """'a, b' -> ['a', 'b'] (sorted, unique); ConfigError naming a malformed set name."""
-    names = sorted({part.strip() for part in text.split(",") if part.strip()})
+    names = split_set_names(text)
     for name in names:
         if not _NAME.match(name):
             raise ConfigError(f"set name {name!r} is not valid: use letters, digits, '.', '-' or '_'")
