@@ -20,7 +20,7 @@ from assistant.store.fusion import fused_search
 from assistant.store.manifest import REBUILD_HINT, Manifest, version_error
 from assistant.store.protocol import ChunkRow, SearchMode, SearchRequest, SentenceRow, chunk_key, narrowed
 from assistant.store.snapshot.layout import DEFAULT_SET, SCHEMA, SETS_SCHEMA, SNAPSHOTS_DIR
-from assistant.store.snapshot.vector_index import VectorIndex
+from assistant.store.snapshot.vector_index import VectorIndex, remember
 
 #: read connections per open snapshot: queries beyond this many at once wait for one
 READ_CONNECTIONS = 4
@@ -28,7 +28,6 @@ READ_CONNECTIONS = 4
 DF_CACHE_TERMS = 100_000
 #: filters (sets, doc_id lists) whose documents and chunk ids one snapshot keeps worked out
 FILTER_CACHE_ENTRIES = 16
-_CACHE_LOCK = threading.Lock()
 
 
 class Snapshot:
@@ -205,7 +204,7 @@ class Snapshot:
         if found is None:
             marks = ",".join("?" * len(doc_ids))
             found = [r for (r,) in self._query(f"SELECT id FROM chunks WHERE doc_id IN ({marks})", doc_ids)]
-            _remember(self._doc_chunks, key, found)
+            remember(self._doc_chunks, key, found, FILTER_CACHE_ENTRIES)
         return list(found)
 
     def chunks(self, ids: Sequence[int]) -> dict[int, ChunkRow]:
@@ -288,7 +287,7 @@ class Snapshot:
             marks = ",".join("?" * len(names))
             sql = self._sets_sql(f"SELECT DISTINCT doc_id FROM sets WHERE name IN ({marks}) ORDER BY doc_id")
             found = [doc_id for (doc_id,) in self._query(sql, names)]
-            _remember(self._set_docs, key, found)
+            remember(self._set_docs, key, found, FILTER_CACHE_ENTRIES)
         return list(found)
 
     def set_counts(self) -> dict[str, int]:
@@ -354,11 +353,3 @@ class Snapshot:
             "indexed_at": indexed_at,
             "metadata": json.loads(metadata),
         }
-
-
-def _remember(cache: dict[Any, Any], key: Any, value: Any) -> None:
-    """Store `value`, dropping the oldest entry beyond FILTER_CACHE_ENTRIES (requests race)."""
-    with _CACHE_LOCK:
-        if len(cache) >= FILTER_CACHE_ENTRIES:
-            cache.pop(next(iter(cache)))
-        cache[key] = value

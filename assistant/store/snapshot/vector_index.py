@@ -58,7 +58,16 @@ TOMBSTONE_SHARE = 0.2
 EXACT_SUBSET_MAX = 50_000
 #: filters whose decoded vectors are kept (at most EXACT_SUBSET_MAX x dimension floats each)
 SUBSET_CACHE_ENTRIES = 4
-_SUBSET_LOCK = threading.Lock()
+_CACHE_LOCK = threading.Lock()
+
+
+def remember(cache: dict[Any, Any], key: Any, value: Any, max_entries: int) -> None:
+    """Store `value` in a small cache of a snapshot, dropping the oldest entry beyond
+    `max_entries` (concurrent searches may fill it at once)."""
+    with _CACHE_LOCK:
+        if len(cache) >= max_entries:
+            cache.pop(next(iter(cache)))
+        cache[key] = value
 
 
 def choose_kind(
@@ -329,10 +338,7 @@ class VectorIndex:
         except RuntimeError:  # an id that is not in the index: keep those that are
             wanted = wanted[np.isin(wanted, self.live_ids())]
             vectors = self.index.reconstruct_batch(wanted) if wanted.size else np.zeros((0, self.dimension))
-        with _SUBSET_LOCK:  # concurrent searches may fill the cache at once
-            if len(self._subsets) >= SUBSET_CACHE_ENTRIES:
-                self._subsets.pop(next(iter(self._subsets)))
-            self._subsets[key] = (wanted, vectors)
+        remember(self._subsets, key, (wanted, vectors), SUBSET_CACHE_ENTRIES)
         return wanted, vectors
 
 
